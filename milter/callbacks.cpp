@@ -1,0 +1,214 @@
+// The libmilter glue. Each callback fetches its context and runs its body through guard(),
+// the one exception firewall: nothing may cross libmilter's C frames, and any failure becomes
+// a 451 4.3.0 tempfail. State lives behind smfi_setpriv (the worker pool moves a connection
+// between threads), never in thread-locals.
+#include "milter/callbacks.h"
+
+#include <arpa/inet.h>
+#include <libmilter/mfapi.h>
+#include <netinet/in.h>
+
+#include <new>
+#include <string>
+
+#include "shared/log.h"
+#include "shared/session.h"
+
+namespace smsm {
+
+namespace {
+
+MilterServices* g_services = nullptr;
+
+std::string macro(SMFICTX* ctx, const char* name) {
+    const char* v = smfi_getsymval(ctx, const_cast<char*>(name));
+    return v ? v : "";
+}
+
+Connection* conn_of(SMFICTX* ctx) {
+    return static_cast<Connection*>(smfi_getpriv(ctx));
+}
+
+sfsistat to_status(SMFICTX* ctx, const Reply& r) {
+    switch (r.action) {
+        case Reply::Action::Continue:
+            return SMFIS_CONTINUE;
+        case Reply::Action::Accept:
+            return SMFIS_ACCEPT;
+        case Reply::Action::Discard:
+            return SMFIS_DISCARD;
+        case Reply::Action::Reject:
+        case Reply::Action::Tempfail:
+            // A custom 5xx needs SMFIS_REJECT and a 4xx SMFIS_TEMPFAIL; texts carry no '%'.
+            smfi_setreply(ctx, const_cast<char*>(r.rcode.c_str()),
+                          const_cast<char*>(r.xcode.c_str()), const_cast<char*>(r.text.c_str()));
+            return r.action == Reply::Action::Reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+    }
+    return SMFIS_TEMPFAIL;
+}
+
+// The exception firewall.
+template <typename F>
+sfsistat guard(SMFICTX* ctx, const char* stage, F&& body) noexcept {
+    try {
+        return body();
+    } catch (const std::exception& e) {
+        log::error(log::Qid{macro(ctx, "i")}, "{}: {}", stage, e.what());
+    } catch (...) {
+        log::error(log::Qid{macro(ctx, "i")}, "{}: unknown exception", stage);
+    }
+    try {
+        return to_status(ctx, replies::internal());
+    } catch (...) {
+        return SMFIS_TEMPFAIL;
+    }
+}
+
+std::optional<IpAddress> address_of(const _SOCK_ADDR* sa) {
+    if (!sa) return std::nullopt;
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof buf);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof buf);
+    else
+        return std::nullopt;
+    return IpAddress::parse(buf);
+}
+
+sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long, unsigned long, unsigned long,
+                      unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
+                      unsigned long* pf3) {
+    return guard(ctx, "negotiate", [&] {
+        if ((f0 & SMFIF_DELRCPT) == 0) {
+            log::error(
+                "the MTA does not offer recipient removal; SMS recipients cannot be handled");
+            return SMFIS_REJECT;
+        }
+        *pf0 = SMFIF_DELRCPT | (f0 & SMFIF_SETSYMLIST);
+        *pf1 = 0;
+        *pf2 = *pf3 = 0;
+        if (f0 & SMFIF_SETSYMLIST) {
+            smfi_setsymlist(ctx, SMFIM_CONNECT, const_cast<char*>("{client_addr}"));
+            smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("i {auth_authen}"));
+            smfi_setsymlist(ctx, SMFIM_ENVRCPT, const_cast<char*>("i"));
+            smfi_setsymlist(ctx, SMFIM_DATA, const_cast<char*>("i"));
+            smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
+        }
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR* hostaddr) {
+    return guard(ctx, "connect", [&] {
+        delete conn_of(ctx);  // never set before connect, but be safe
+        auto* c = new Connection;
+        smfi_setpriv(ctx, c);
+        c->client = address_of(hostaddr);
+        if (!c->client && hostaddr) c->client = IpAddress::parse(macro(ctx, "{client_addr}"));
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
+    return guard(ctx, "mail", [&] {
+        Connection* c = conn_of(ctx);
+        if (!c) return to_status(ctx, replies::internal());
+        Envelope env{c->client, argv && argv[0] ? argv[0] : "", macro(ctx, "{auth_authen}")};
+        c->message = std::make_unique<Message>(g_services->config->get(), std::move(env));
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
+    return guard(ctx, "rcpt", [&] {
+        Connection* c = conn_of(ctx);
+        if (!c || !c->message || !argv || !argv[0]) return to_status(ctx, replies::internal());
+        return to_status(ctx, c->message->rcpt(argv[0], macro(ctx, "i")));
+    });
+}
+
+sfsistat on_data(SMFICTX* ctx) {
+    return guard(ctx, "data", [&] {
+        Connection* c = conn_of(ctx);
+        if (!c || !c->message) return to_status(ctx, replies::internal());
+        // Without SMS recipients this message is none of our business.
+        if (!c->message->has_sms()) {
+            c->message.reset();
+            return SMFIS_ACCEPT;
+        }
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
+    return guard(ctx, "header", [&] {
+        Connection* c = conn_of(ctx);
+        if (!c || !c->message) return to_status(ctx, replies::internal());
+        c->message->header(name ? name : "", value ? value : "");
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_body(SMFICTX* ctx, unsigned char* data, size_t len) {
+    return guard(ctx, "body", [&] {
+        Connection* c = conn_of(ctx);
+        if (!c || !c->message) return to_status(ctx, replies::internal());
+        c->message->body(std::string_view(reinterpret_cast<const char*>(data), len));
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_eom(SMFICTX* ctx) {
+    return guard(ctx, "eom", [&] {
+        Connection* c = conn_of(ctx);
+        if (!c || !c->message) return to_status(ctx, replies::internal());
+        std::string qid = macro(ctx, "i");
+        EomOutcome out = c->message->end(qid, *g_services->outbox);
+        c->message.reset();
+        if (out.jobs > 0) g_services->sender->wake();
+        for (const auto& rcpt : out.remove) {
+            // The exact RCPT argument: Postfix matches it case-sensitively.
+            if (smfi_delrcpt(ctx, const_cast<char*>(rcpt.c_str())) != MI_SUCCESS)
+                log::warning(log::Qid{qid}, "cannot remove recipient {}", log::address(rcpt));
+        }
+        return to_status(ctx, out.reply);
+    });
+}
+
+sfsistat on_abort(SMFICTX* ctx) {
+    return guard(ctx, "abort", [&] {
+        if (Connection* c = conn_of(ctx)) c->message.reset();
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_close(SMFICTX* ctx) {
+    // May come before connect, with no private data.
+    delete conn_of(ctx);
+    smfi_setpriv(ctx, nullptr);
+    return SMFIS_CONTINUE;
+}
+
+}  // namespace
+
+bool register_milter(MilterServices& services) {
+    g_services = &services;
+    smfiDesc desc{};
+    desc.xxfi_name = const_cast<char*>("sms-milter");
+    desc.xxfi_version = SMFI_VERSION;
+    desc.xxfi_flags = SMFIF_DELRCPT;
+    desc.xxfi_connect = on_connect;
+    desc.xxfi_envfrom = on_envfrom;
+    desc.xxfi_envrcpt = on_envrcpt;
+    desc.xxfi_header = on_header;
+    desc.xxfi_body = on_body;
+    desc.xxfi_eom = on_eom;
+    desc.xxfi_abort = on_abort;
+    desc.xxfi_close = on_close;
+    desc.xxfi_data = on_data;
+    desc.xxfi_negotiate = on_negotiate;
+    return smfi_register(desc) == MI_SUCCESS;
+}
+
+}  // namespace smsm

@@ -1,0 +1,19 @@
+// The libmilter glue: registration and the xxfi_* callbacks.
+#pragma once
+
+#include "shared/config_holder.h"
+#include "shared/outbox.h"
+#include "shared/sender.h"
+
+namespace smsm {
+
+struct MilterServices {
+    ConfigHolder* config;
+    Outbox* outbox;
+    Sender* sender;
+};
+
+// Registers the filter with libmilter; the services must outlive smfi_main().
+bool register_milter(MilterServices& services);
+
+}  // namespace smsm

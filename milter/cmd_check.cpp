@@ -1,0 +1,40 @@
+// `sms-milter check [-c FILE] [--online]`: validate the config and secret files, and with
+// --online the Twilio credentials. Errors as FILE:LINE: text; exit 0 ok, 1 not ok.
+#include <curl/curl.h>
+#include <fmt/format.h>
+
+#include "milter/commands.h"
+#include "shared/twilio.h"
+
+namespace smsm {
+
+int cmd_check(const Args& argv) {
+    Args args = argv;
+    std::string path = take_config_option(args);
+    bool online = false;
+    for (const auto& a : args) {
+        if (a == "--online") {
+            online = true;
+        } else {
+            fmt::print(stderr, "sms-milter check: unexpected argument \"{}\"\n", a);
+            return 2;
+        }
+    }
+    ConfigLoad load = load_config(path);
+    for (const auto& e : load.errors) fmt::print(stderr, "{}\n", e);
+    if (!load.config) return 1;
+    if (online) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        TwilioClient client(*load.config);
+        SendResult r = client.verify_credentials();
+        if (r.kind != SendResult::Kind::Sent) {
+            fmt::print(stderr, "{}: Twilio credentials not accepted: {}\n", path, r.error);
+            return 1;
+        }
+        fmt::print("{}: Twilio credentials accepted\n", path);
+    }
+    fmt::print("{}: ok\n", path);
+    return 0;
+}
+
+}  // namespace smsm

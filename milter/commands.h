@@ -1,0 +1,18 @@
+// The subcommands of the sms-milter binary (SPEC §3).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace smsm {
+
+using Args = std::vector<std::string>;
+
+int cmd_run(const Args& args);
+int cmd_check(const Args& args);
+int cmd_send(const Args& args);
+
+// Shared option handling: takes "-c FILE" out of args; returns the config path.
+std::string take_config_option(Args& args);
+
+}  // namespace smsm

@@ -1,0 +1,46 @@
+// Signal handling for `run`: SIGUSR1 reloads the config; the stop signals are libmilter's.
+#include "milter/signals.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+
+namespace smsm {
+
+namespace {
+std::atomic<bool> g_stop_reload{false};
+}
+
+void block_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+ReloadThread::ReloadThread(std::function<void()> on_reload) : on_reload_(std::move(on_reload)) {
+    thread_ = std::thread([this] {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGUSR1);
+        for (;;) {
+            int sig = 0;
+            if (sigwait(&set, &sig) != 0) continue;
+            if (g_stop_reload) return;
+            on_reload_();
+        }
+    });
+}
+
+ReloadThread::~ReloadThread() {
+    g_stop_reload = true;
+    pthread_kill(thread_.native_handle(), SIGUSR1);
+    thread_.join();
+}
+
+}  // namespace smsm

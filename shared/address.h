@@ -1,0 +1,22 @@
+// Splitting an envelope address as the MTA hands it over ("<user@domain>", with or without
+// brackets, possibly with a source route) into local part and domain.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace smsm {
+
+struct Address {
+    std::string local;   // as given (case kept)
+    std::string domain;  // lowercased, without a trailing dot
+};
+
+// Returns nullopt for the null sender "<>" or anything without "@".
+std::optional<Address> parse_address(std::string_view raw);
+
+// The bare "user@domain" form of an envelope address, lowercased, for sender matching.
+std::string bare_address(std::string_view raw);
+
+}  // namespace smsm

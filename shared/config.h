@@ -1,0 +1,64 @@
+// The daemon's configuration: one immutable snapshot per load. Parsing and validation are
+// driven by the declarative key table in config_table.cpp; see sms-milter.conf(5).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shared/cidr.h"
+
+namespace smsm {
+
+enum class LogTo { Syslog, Stderr };
+
+struct Config {
+    std::string source;  // the file it was read from
+
+    std::string milter_socket;
+    std::vector<std::string> gateway_domains;  // lowercased
+    std::string default_region;                // ISO 3166 alpha-2, upper case
+    std::vector<std::string> allowed_countries;
+    std::vector<Cidr> allowed_clients;
+    std::vector<std::string> allowed_senders;  // lowercased "user@dom" or "@dom"
+    bool require_sasl_auth = false;
+
+    std::string twilio_account_sid;
+    std::string twilio_auth_token_file;
+    std::string twilio_api_key_sid;
+    std::string twilio_api_key_secret_file;
+    std::string twilio_from;
+    std::string twilio_messaging_service_sid;
+    std::string twilio_api_url;
+    std::string twilio_ca_file;
+    std::chrono::seconds twilio_timeout{30};
+
+    std::string state_directory;
+    std::size_t body_size_limit = 0;
+    std::chrono::seconds minimal_backoff_time{10};
+    std::chrono::seconds maximal_backoff_time{300};
+
+    LogTo log_to = LogTo::Syslog;
+    bool log_full_numbers = false;
+
+    // Filled from the secret files at load time; never logged.
+    std::string twilio_user;    // account SID or API key SID
+    std::string twilio_secret;  // auth token or API key secret
+};
+
+struct ConfigLoad {
+    std::shared_ptr<const Config> config;  // null when there are errors
+    std::vector<std::string> errors;       // "FILE:LINE: text"
+};
+
+// Reads, validates and (unless skip_secrets) loads the secret files.
+ConfigLoad load_config(const std::string& path, bool skip_secrets = false);
+
+// One line per key for `sms-milter help config`: name, default and meaning.
+std::string describe_config_keys();
+
+// Default config file.
+inline constexpr const char* kDefaultConfigPath = "/etc/sms-milter/sms-milter.conf";
+
+}  // namespace smsm

@@ -1,0 +1,280 @@
+// The declarative config table: every key with its default, validator and help text. It
+// drives parsing, `sms-milter check` and `sms-milter help config`.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <regex>
+#include <stdexcept>
+
+#include "shared/config.h"
+#include "shared/config_file.h"
+#include "shared/phone.h"
+#include "shared/secret.h"
+#include "shared/strings.h"
+
+namespace smsm {
+
+namespace {
+
+using Setter = void (*)(Config&, std::string_view);
+
+struct KeyDef {
+    std::string_view name;
+    std::string_view default_value;
+    std::string_view help;
+    Setter set;
+};
+
+[[noreturn]] void bad(std::string_view what) {
+    throw std::invalid_argument(std::string(what));
+}
+
+bool parse_bool(std::string_view v) {
+    if (iequals(v, "yes")) return true;
+    if (iequals(v, "no")) return false;
+    bad("expected yes or no");
+}
+
+std::chrono::seconds parse_duration(std::string_view v, long min_s, long max_s) {
+    long n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    std::string_view unit(end, static_cast<std::size_t>(v.data() + v.size() - end));
+    long mult = unit.empty() || unit == "s" ? 1
+                : unit == "m"               ? 60
+                : unit == "h"               ? 3600
+                : unit == "d"               ? 86400
+                : unit == "w"               ? 604800
+                                            : 0;
+    if (ec != std::errc{} || end == v.data() || mult == 0 || n < 0)
+        bad("expected a time like 30s, 5m, 1h, 5d");
+    if (n > max_s || n * mult > max_s || n * mult < min_s)
+        bad(fmt::format("must be between {}s and {}s", min_s, max_s));
+    return std::chrono::seconds(n * mult);
+}
+
+std::size_t parse_size(std::string_view v, std::size_t min, std::size_t max) {
+    std::size_t n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc{} || end != v.data() + v.size()) bad("expected a number of bytes");
+    if (n < min || n > max) bad(fmt::format("must be between {} and {}", min, max));
+    return n;
+}
+
+void require_match(std::string_view v, const char* pattern, std::string_view what) {
+    if (!std::regex_match(v.begin(), v.end(), std::regex(pattern))) bad(what);
+}
+
+std::string absolute_path(std::string_view v) {
+    if (v.empty() || v.front() != '/') bad("expected an absolute path");
+    return std::string(v);
+}
+
+std::string region_code(std::string_view v) {
+    std::string r(v);
+    for (char& ch : r)
+        if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
+    if (!is_supported_region(r)) bad(fmt::format("unknown region code \"{}\"", printable(v)));
+    return r;
+}
+
+const KeyDef kKeys[] = {
+    {"milter_socket", "inet:8890@127.0.0.1",
+     "where the milter listens: inet:PORT@HOST, inet6:PORT@HOST or unix:/path",
+     [](Config& c, std::string_view v) {
+         require_match(v, "(inet|inet6):[0-9]{1,5}(@.+)?|(unix|local):/.+",
+                       "expected inet:PORT@HOST, inet6:PORT@HOST or unix:/PATH");
+         c.milter_socket = v;
+     }},
+    {"gateway_domains", "", "recipient domains handled as SMS (required)",
+     [](Config& c, std::string_view v) {
+         c.gateway_domains.clear();
+         for (auto& d : split_list(v)) {
+             require_match(d, "[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", "expected domain names");
+             c.gateway_domains.push_back(to_lower(d));
+         }
+     }},
+    {"default_region", "US", "ISO 3166 region for numbers not written in +E.164 form",
+     [](Config& c, std::string_view v) { c.default_region = region_code(v); }},
+    {"allowed_countries", "", "ISO regions that may be texted; empty: the default_region only",
+     [](Config& c, std::string_view v) {
+         c.allowed_countries.clear();
+         for (auto& r : split_list(v)) c.allowed_countries.push_back(region_code(r));
+     }},
+    {"allowed_clients", "127.0.0.0/8, ::1", "CIDRs of SMTP clients allowed to send SMS",
+     [](Config& c, std::string_view v) {
+         c.allowed_clients.clear();
+         for (auto& item : split_list(v)) {
+             auto cidr = Cidr::parse(item);
+             if (!cidr) bad(fmt::format("\"{}\" is not an address or CIDR", printable(item)));
+             c.allowed_clients.push_back(*cidr);
+         }
+     }},
+    {"allowed_senders", "",
+     "envelope senders allowed to send SMS (user@domain, or @domain for a whole domain); empty: "
+     "any",
+     [](Config& c, std::string_view v) {
+         c.allowed_senders.clear();
+         for (auto& s : split_list(v)) {
+             if (s.find('@') == std::string::npos || s.back() == '@')
+                 bad(fmt::format("\"{}\" is not user@domain or @domain", printable(s)));
+             c.allowed_senders.push_back(to_lower(s));
+         }
+     }},
+    {"require_sasl_auth", "no", "yes: the SMTP session must be SASL-authenticated",
+     [](Config& c, std::string_view v) { c.require_sasl_auth = parse_bool(v); }},
+    {"twilio_account_sid", "", "Twilio account SID, AC followed by 32 hex digits (required)",
+     [](Config& c, std::string_view v) {
+         if (!v.empty())
+             require_match(v, "AC[0-9a-fA-F]{32}", "expected AC followed by 32 hex digits");
+         c.twilio_account_sid = v;
+     }},
+    {"twilio_auth_token_file", "", "file holding the account's auth token (mode 0600)",
+     [](Config& c, std::string_view v) {
+         c.twilio_auth_token_file = v.empty() ? "" : absolute_path(v);
+     }},
+    {"twilio_api_key_sid", "", "API key SID (SK...), used with twilio_api_key_secret_file",
+     [](Config& c, std::string_view v) {
+         if (!v.empty())
+             require_match(v, "SK[0-9a-fA-F]{32}", "expected SK followed by 32 hex digits");
+         c.twilio_api_key_sid = v;
+     }},
+    {"twilio_api_key_secret_file", "", "file holding the API key secret (mode 0600)",
+     [](Config& c, std::string_view v) {
+         c.twilio_api_key_secret_file = v.empty() ? "" : absolute_path(v);
+     }},
+    {"twilio_from", "", "sender: +E.164 number, short code or alphanumeric sender ID",
+     [](Config& c, std::string_view v) {
+         if (!v.empty())
+             require_match(v, "\\+[1-9][0-9]{6,14}|[0-9]{3,8}|[A-Za-z0-9 ]*[A-Za-z][A-Za-z0-9 ]*",
+                           "expected +E.164, a short code or an alphanumeric sender ID");
+         if (v.size() > 16) bad("too long");
+         c.twilio_from = v;
+     }},
+    {"twilio_messaging_service_sid", "", "Messaging Service SID (MG...), instead of twilio_from",
+     [](Config& c, std::string_view v) {
+         if (!v.empty())
+             require_match(v, "MG[0-9a-fA-F]{32}", "expected MG followed by 32 hex digits");
+         c.twilio_messaging_service_sid = v;
+     }},
+    {"twilio_api_url", "https://api.twilio.com", "API base URL (regional edges, tests); https only",
+     [](Config& c, std::string_view v) {
+         require_match(v, "https://[^/?#\\s]+/?", "expected https://HOST[:PORT]");
+         c.twilio_api_url = v.back() == '/' ? v.substr(0, v.size() - 1) : v;
+     }},
+    {"twilio_ca_file", "", "extra CA bundle to trust besides the system store",
+     [](Config& c, std::string_view v) { c.twilio_ca_file = v.empty() ? "" : absolute_path(v); }},
+    {"twilio_timeout", "30s", "limit for one Twilio request, connection included",
+     [](Config& c, std::string_view v) { c.twilio_timeout = parse_duration(v, 1, 300); }},
+    {"state_directory", "/var/lib/sms-milter", "outbox and dedup store",
+     [](Config& c, std::string_view v) { c.state_directory = absolute_path(v); }},
+    {"body_size_limit", "1048576",
+     "bytes of message body kept for the SMS text; the rest is ignored",
+     [](Config& c, std::string_view v) { c.body_size_limit = parse_size(v, 1024, 64u << 20); }},
+    {"minimal_backoff_time", "10s", "first retry delay after a temporary Twilio failure",
+     [](Config& c, std::string_view v) { c.minimal_backoff_time = parse_duration(v, 1, 86400); }},
+    {"maximal_backoff_time", "5m", "longest retry delay; the delay doubles up to it",
+     [](Config& c, std::string_view v) { c.maximal_backoff_time = parse_duration(v, 1, 86400); }},
+    {"log_to", "syslog", "syslog (facility mail) or stderr",
+     [](Config& c, std::string_view v) {
+         if (v == "syslog")
+             c.log_to = LogTo::Syslog;
+         else if (v == "stderr")
+             c.log_to = LogTo::Stderr;
+         else
+             bad("expected syslog or stderr");
+     }},
+    {"log_full_numbers", "no", "yes: log phone numbers unmasked",
+     [](Config& c, std::string_view v) { c.log_full_numbers = parse_bool(v); }},
+};
+
+const KeyDef* find_key(std::string_view name) {
+    for (const auto& k : kKeys)
+        if (k.name == name) return &k;
+    return nullptr;
+}
+
+// Checks that span several keys, and loading of the secret files.
+void finish(Config& c, const std::map<std::string, int, std::less<>>& lines, bool skip_secrets,
+            std::vector<std::string>& errors) {
+    auto where = [&](std::string_view key) {
+        auto it = lines.find(key);
+        return it == lines.end() ? c.source : fmt::format("{}:{}", c.source, it->second);
+    };
+    auto need = [&](bool ok, std::string_view key, std::string_view text) {
+        if (!ok) errors.push_back(fmt::format("{}: {}", where(key), text));
+    };
+    need(!c.gateway_domains.empty(), "gateway_domains", "gateway_domains is required");
+    need(!c.twilio_account_sid.empty(), "twilio_account_sid", "twilio_account_sid is required");
+    bool token = !c.twilio_auth_token_file.empty();
+    bool apikey = !c.twilio_api_key_sid.empty() || !c.twilio_api_key_secret_file.empty();
+    need(token != apikey, token ? "twilio_auth_token_file" : "twilio_api_key_sid",
+         "set either twilio_auth_token_file or twilio_api_key_sid with twilio_api_key_secret_file");
+    need(!apikey || (!c.twilio_api_key_sid.empty() && !c.twilio_api_key_secret_file.empty()),
+         "twilio_api_key_sid", "twilio_api_key_sid and twilio_api_key_secret_file go together");
+    need(c.twilio_from.empty() != c.twilio_messaging_service_sid.empty(), "twilio_from",
+         "set exactly one of twilio_from and twilio_messaging_service_sid");
+    need(c.minimal_backoff_time <= c.maximal_backoff_time, "maximal_backoff_time",
+         "maximal_backoff_time is less than minimal_backoff_time");
+    if (c.allowed_countries.empty()) c.allowed_countries.push_back(c.default_region);
+
+    if (token != apikey) {
+        c.twilio_user = token ? c.twilio_account_sid : c.twilio_api_key_sid;
+        std::string key = token ? "twilio_auth_token_file" : "twilio_api_key_secret_file";
+        std::string file = token ? c.twilio_auth_token_file : c.twilio_api_key_secret_file;
+        if (!skip_secrets && !file.empty()) {
+            try {
+                c.twilio_secret = read_secret_file(file);
+            } catch (const std::exception& e) {
+                errors.push_back(fmt::format("{}: {}", where(key), e.what()));
+            }
+        }
+    }
+    if (!c.twilio_ca_file.empty() && ::access(c.twilio_ca_file.c_str(), R_OK) != 0)
+        errors.push_back(
+            fmt::format("{}: cannot read {}", where("twilio_ca_file"), c.twilio_ca_file));
+}
+
+}  // namespace
+
+ConfigLoad load_config(const std::string& path, bool skip_secrets) {
+    ConfigLoad result;
+    auto cfg = std::make_shared<Config>();
+    cfg->source = path;
+    for (const auto& k : kKeys) k.set(*cfg, k.default_value);
+
+    std::map<std::string, int, std::less<>> lines;
+    for (const auto& e : read_config_entries(path, result.errors)) {
+        const KeyDef* k = find_key(e.key);
+        if (!k) {
+            result.errors.push_back(
+                fmt::format("{}:{}: unknown key \"{}\"", path, e.line, printable(e.key)));
+            continue;
+        }
+        if (auto [it, fresh] = lines.emplace(e.key, e.line); !fresh) {
+            result.errors.push_back(fmt::format("{}:{}: {} is already set at line {}", path, e.line,
+                                                e.key, it->second));
+            continue;
+        }
+        try {
+            k->set(*cfg, e.value);
+        } catch (const std::exception& ex) {
+            result.errors.push_back(fmt::format("{}:{}: {}: {}", path, e.line, e.key, ex.what()));
+        }
+    }
+    if (!result.errors.empty()) return result;
+    finish(*cfg, lines, skip_secrets, result.errors);
+    if (result.errors.empty()) result.config = std::move(cfg);
+    return result;
+}
+
+std::string describe_config_keys() {
+    std::string out;
+    for (const auto& k : kKeys)
+        out += fmt::format("{} = {}\n    {}\n", k.name, k.default_value, k.help);
+    return out;
+}
+
+}  // namespace smsm

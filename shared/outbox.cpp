@@ -1,0 +1,199 @@
+// The durable outbox on SQLite. Every statement goes through Stmt (RAII) and every failure
+// becomes a std::runtime_error naming the SQLite error; callers decide the SMTP outcome.
+#include "shared/outbox.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <stdexcept>
+
+namespace smsm {
+
+namespace {
+
+constexpr const char* kSchema = R"(
+CREATE TABLE IF NOT EXISTS jobs (
+    id           INTEGER PRIMARY KEY,
+    created      INTEGER NOT NULL,
+    updated      INTEGER NOT NULL,
+    queue_id     TEXT NOT NULL,
+    sender       TEXT NOT NULL,
+    rcpt         TEXT NOT NULL,
+    number       TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('queued','sending','sent','deferred','failed')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_attempt INTEGER NOT NULL,
+    last_error   TEXT NOT NULL DEFAULT '',
+    sid          TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs (state, next_attempt);
+)";
+
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch())
+        .count();
+}
+
+class Stmt {
+  public:
+    Stmt(sqlite3* db, const char* sql) : db_(db) {
+        if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK)
+            throw std::runtime_error(fmt::format("outbox: {}", sqlite3_errmsg(db)));
+    }
+    ~Stmt() { sqlite3_finalize(st_); }
+    Stmt(const Stmt&) = delete;
+    Stmt& operator=(const Stmt&) = delete;
+
+    Stmt& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(st_, i, v)); }
+    Stmt& bind(int i, const std::string& v) {
+        return check(
+            sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+    }
+    // Returns true while there is a row.
+    bool step() {
+        int rc = sqlite3_step(st_);
+        if (rc == SQLITE_ROW) return true;
+        if (rc == SQLITE_DONE) return false;
+        throw std::runtime_error(fmt::format("outbox: {}", sqlite3_errmsg(db_)));
+    }
+    bool is_null(int col) const { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
+    std::int64_t integer(int col) const { return sqlite3_column_int64(st_, col); }
+    std::string text(int col) const {
+        auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
+        return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, col)))
+                 : std::string();
+    }
+
+  private:
+    Stmt& check(int rc) {
+        if (rc != SQLITE_OK)
+            throw std::runtime_error(fmt::format("outbox: {}", sqlite3_errmsg(db_)));
+        return *this;
+    }
+    sqlite3* db_;
+    sqlite3_stmt* st_ = nullptr;
+};
+
+constexpr const char* kJobColumns =
+    "id, queue_id, sender, rcpt, number, body, state, attempts, last_error, sid";
+
+Job read_job(const Stmt& s) {
+    return Job{s.integer(0), s.text(1), s.text(2), s.text(3),
+               s.text(4),    s.text(5), s.text(6), static_cast<int>(s.integer(7)),
+               s.text(8),    s.text(9)};
+}
+
+}  // namespace
+
+Outbox::Outbox(const std::string& state_directory) {
+    ::mkdir(state_directory.c_str(), 0700);  // an existing directory is fine
+    std::string path = state_directory + "/outbox.db";
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                             nullptr);
+    db_.reset(db);
+    if (rc != SQLITE_OK)
+        throw std::runtime_error(
+            fmt::format("cannot open {}: {}", path, db ? sqlite3_errmsg(db) : "out of memory"));
+    sqlite3_busy_timeout(db, 5000);
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=FULL");
+    exec(kSchema);
+}
+
+void Outbox::exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string msg = err ? err : "unknown error";
+        sqlite3_free(err);
+        throw std::runtime_error(fmt::format("outbox: {}", msg));
+    }
+}
+
+std::vector<std::int64_t> Outbox::enqueue(const std::vector<NewJob>& jobs) {
+    std::lock_guard lock(mutex_);
+    std::vector<std::int64_t> ids;
+    exec("BEGIN IMMEDIATE");
+    try {
+        std::int64_t now = unix_now();
+        for (const auto& j : jobs) {
+            Stmt s(
+                db_.get(),
+                "INSERT INTO jobs (created, updated, queue_id, sender, rcpt, number, body, state, "
+                "next_attempt) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?1)");
+            s.bind(1, now)
+                .bind(2, j.queue_id)
+                .bind(3, j.sender)
+                .bind(4, j.rcpt)
+                .bind(5, j.number)
+                .bind(6, j.body);
+            s.step();
+            ids.push_back(sqlite3_last_insert_rowid(db_.get()));
+        }
+        exec("COMMIT");
+    } catch (...) {
+        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
+    return ids;
+}
+
+std::optional<Job> Outbox::claim_due() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_.get(),
+           fmt::format("UPDATE jobs SET state = 'sending', attempts = attempts + 1, updated = ?1 "
+                       "WHERE id = (SELECT id FROM jobs WHERE state IN ('queued','deferred') "
+                       "AND next_attempt <= ?1 ORDER BY next_attempt, id LIMIT 1) RETURNING {}",
+                       kJobColumns)
+               .c_str());
+    s.bind(1, unix_now());
+    std::optional<Job> job;
+    if (s.step()) job = read_job(s);
+    while (s.step()) {
+    }
+    return job;
+}
+
+std::optional<Clock::time_point> Outbox::next_due() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_.get(), "SELECT MIN(next_attempt) FROM jobs WHERE state IN ('queued','deferred')");
+    if (!s.step() || s.is_null(0)) return std::nullopt;
+    return Clock::time_point(std::chrono::seconds(s.integer(0)));
+}
+
+void Outbox::mark_sent(std::int64_t id, const std::string& sid) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_.get(),
+           "UPDATE jobs SET state = 'sent', sid = ?2, last_error = '', updated = ?3 WHERE id = ?1");
+    s.bind(1, id).bind(2, sid).bind(3, unix_now()).step();
+}
+
+void Outbox::mark_deferred(std::int64_t id, Clock::time_point next, const std::string& error) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_.get(),
+           "UPDATE jobs SET state = 'deferred', next_attempt = ?2, last_error = ?3, updated = ?4 "
+           "WHERE id = ?1");
+    auto at = std::chrono::duration_cast<std::chrono::seconds>(next.time_since_epoch()).count();
+    s.bind(1, id).bind(2, at).bind(3, error).bind(4, unix_now()).step();
+}
+
+void Outbox::mark_failed(std::int64_t id, const std::string& error) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_.get(),
+           "UPDATE jobs SET state = 'failed', last_error = ?2, updated = ?3 WHERE id = ?1");
+    s.bind(1, id).bind(2, error).bind(3, unix_now()).step();
+}
+
+std::vector<Job> Outbox::interrupted() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_.get(),
+           fmt::format("SELECT {} FROM jobs WHERE state = 'sending' ORDER BY id", kJobColumns)
+               .c_str());
+    std::vector<Job> jobs;
+    while (s.step()) jobs.push_back(read_job(s));
+    return jobs;
+}
+
+}  // namespace smsm

@@ -1,0 +1,57 @@
+// RCPT-time decisions for gateway recipients (SPEC §5). Access checks come before number
+// checks so that a client that may not text learns nothing about numbers.
+#include "shared/policy.h"
+
+#include <algorithm>
+
+#include "shared/address.h"
+#include "shared/strings.h"
+
+namespace smsm {
+
+bool is_gateway_domain(const Config& cfg, std::string_view domain) {
+    return std::any_of(cfg.gateway_domains.begin(), cfg.gateway_domains.end(),
+                       [&](const std::string& d) { return iequals(d, domain); });
+}
+
+bool client_allowed(const Config& cfg, const std::optional<IpAddress>& client) {
+    // A local submission has no client address; treat it as the loopback host.
+    IpAddress addr = client ? *client : *IpAddress::parse("127.0.0.1");
+    return std::any_of(cfg.allowed_clients.begin(), cfg.allowed_clients.end(),
+                       [&](const Cidr& c) { return c.contains(addr); });
+}
+
+bool sender_allowed(const Config& cfg, std::string_view sender) {
+    if (cfg.allowed_senders.empty()) return true;
+    std::string bare = bare_address(sender);
+    auto at = bare.rfind('@');
+    if (bare.empty() || at == std::string::npos) return false;  // null sender or no domain
+    std::string_view domain = std::string_view(bare).substr(at);
+    return std::any_of(
+        cfg.allowed_senders.begin(), cfg.allowed_senders.end(),
+        [&](const std::string& s) { return s == bare || (s.front() == '@' && s == domain); });
+}
+
+RcptDecision decide_rcpt(const Config& cfg, const Envelope& env, std::string_view rcpt) {
+    RcptDecision d;
+    auto addr = parse_address(rcpt);
+    if (!addr || !is_gateway_domain(cfg, addr->domain)) return d;
+    d.gateway = true;
+    if (!client_allowed(cfg, env.client)) {
+        d.reply = replies::client_denied();
+    } else if (!sender_allowed(cfg, env.sender)) {
+        d.reply = replies::sender_denied();
+    } else if (cfg.require_sasl_auth && env.auth_user.empty()) {
+        d.reply = replies::auth_required();
+    } else if (auto n = parse_phone(addr->local, cfg.default_region); !n) {
+        d.reply = replies::bad_number();
+    } else if (std::find(cfg.allowed_countries.begin(), cfg.allowed_countries.end(), n->region) ==
+               cfg.allowed_countries.end()) {
+        d.reply = replies::country_denied();
+    } else {
+        d.number = std::move(n);
+    }
+    return d;
+}
+
+}  // namespace smsm

@@ -1,0 +1,54 @@
+// What the milter answers the MTA for one step: the action and, for rejects and tempfails,
+// the SMTP reply text (SPEC §5).
+#pragma once
+
+#include <string>
+
+namespace smsm {
+
+struct Reply {
+    enum class Action { Continue, Reject, Tempfail, Discard, Accept };
+    Action action = Action::Continue;
+    std::string rcode;  // "550"
+    std::string xcode;  // "5.7.1"
+    std::string text;   // no CR/LF, no '%'
+
+    static Reply cont() { return {}; }
+    static Reply reject(std::string x, std::string t) {
+        return {Action::Reject, "550", std::move(x), std::move(t)};
+    }
+    static Reply tempfail(std::string r, std::string x, std::string t) {
+        return {Action::Tempfail, std::move(r), std::move(x), std::move(t)};
+    }
+    std::string str() const { return rcode + " " + xcode + " " + text; }
+};
+
+// The replies the contract names.
+namespace replies {
+inline Reply client_denied() {
+    return Reply::reject("5.7.1", "SMS not permitted from this client");
+}
+inline Reply sender_denied() {
+    return Reply::reject("5.7.1", "Sender not permitted to send SMS");
+}
+inline Reply auth_required() {
+    return Reply::reject("5.7.1", "SMS requires SMTP authentication");
+}
+inline Reply country_denied() {
+    return Reply::reject("5.7.1", "Destination country not permitted");
+}
+inline Reply bad_number() {
+    return Reply::reject("5.1.1", "Recipient is not a valid phone number");
+}
+inline Reply no_text() {
+    return Reply::reject("5.6.0", "Message has no text to send as SMS");
+}
+inline Reply internal() {
+    return Reply::tempfail("451", "4.3.0", "SMS gateway temporarily unavailable, try again later");
+}
+inline Reply not_queued() {
+    return Reply::tempfail("451", "4.3.0", "Cannot queue SMS now, try again later");
+}
+}  // namespace replies
+
+}  // namespace smsm

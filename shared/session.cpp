@@ -1,0 +1,101 @@
+// Per-message logic: RCPT decisions, bounded capture of the message, and end of message:
+// text, durable jobs, then which recipients to remove and whether to discard.
+#include "shared/session.h"
+
+#include <algorithm>
+
+#include "shared/log.h"
+#include "shared/message_text.h"
+#include "shared/strings.h"
+
+namespace smsm {
+
+namespace {
+constexpr std::size_t kMaxSmsRcpts = 1000;
+constexpr std::size_t kMaxHeaders = 1000;
+constexpr std::size_t kMaxHeaderBytes = 256 * 1024;
+}  // namespace
+
+Message::Message(std::shared_ptr<const Config> cfg, Envelope env)
+    : cfg_(std::move(cfg)), env_(std::move(env)) {}
+
+Reply Message::rcpt(std::string_view raw, std::string_view qid) {
+    RcptDecision d = decide_rcpt(*cfg_, env_, raw);
+    if (!d.gateway) {
+        ++ordinary_;
+        return Reply::cont();
+    }
+    if (d.reply.action == Reply::Action::Continue && sms_.size() >= kMaxSmsRcpts)
+        d.reply = Reply::tempfail("452", "4.5.3", "Too many SMS recipients");
+    if (d.reply.action != Reply::Action::Continue) {
+        log::info(log::Qid{qid}, "reject: RCPT from [{}]: {}; from=<{}> to={}",
+                  env_.client ? env_.client->str() : "local", d.reply.str(),
+                  printable(bare_sender()), log::address(raw));
+        return d.reply;
+    }
+    sms_.push_back({std::string(raw), d.number->e164});
+    return Reply::cont();
+}
+
+std::string Message::bare_sender() const {
+    std::string_view s = trim(env_.sender);
+    if (s.size() >= 2 && s.front() == '<' && s.back() == '>') s = s.substr(1, s.size() - 2);
+    return std::string(s);
+}
+
+void Message::header(std::string_view name, std::string_view value) {
+    if (++headers_ > kMaxHeaders ||
+        raw_.size() + name.size() + value.size() + 4 > kMaxHeaderBytes) {
+        cut_ = true;
+        return;
+    }
+    raw_.append(name).append(": ").append(value).append("\r\n");
+}
+
+void Message::body(std::string_view chunk) {
+    if (!in_body_) {
+        raw_.append("\r\n");
+        in_body_ = true;
+    }
+    std::size_t room =
+        cfg_->body_size_limit > raw_.size() ? cfg_->body_size_limit - raw_.size() : 0;
+    if (chunk.size() > room) cut_ = true;
+    raw_.append(chunk.substr(0, std::min(room, chunk.size())));
+}
+
+EomOutcome Message::end(std::string_view qid, Outbox& outbox) {
+    EomOutcome out;
+    if (sms_.empty()) return out;
+    log::Qid q{qid};
+    if (!in_body_) raw_.append("\r\n");
+    if (cut_) log::info(q, "message cut at {} bytes for SMS text", raw_.size());
+    std::string text = compose_sms(extract_text(raw_));
+    if (text.empty()) {
+        out.reply = replies::no_text();
+        log::info(q, "reject: END-OF-MESSAGE: {}; from=<{}>", out.reply.str(),
+                  printable(bare_sender()));
+        return out;
+    }
+    std::vector<NewJob> jobs;
+    for (const auto& r : sms_) {
+        bool dup = std::any_of(jobs.begin(), jobs.end(),
+                               [&](const NewJob& j) { return j.number == r.number; });
+        if (!dup) jobs.push_back({std::string(qid), bare_sender(), r.raw, r.number, text});
+    }
+    try {
+        auto ids = outbox.enqueue(jobs);
+        for (std::size_t i = 0; i < jobs.size(); ++i)
+            log::info(q, "to={}, from=<{}>, status=queued, job={}", log::number(jobs[i].number),
+                      printable(jobs[i].sender), ids[i]);
+    } catch (const std::exception& e) {
+        log::error(q, "cannot queue SMS: {}", e.what());
+        out.reply = replies::not_queued();
+        return out;
+    }
+    out.jobs = jobs.size();
+    for (const auto& r : sms_) out.remove.push_back(r.raw);
+    if (ordinary_ == 0) out.reply.action = Reply::Action::Discard;
+    return out;
+}
+
+}  // namespace smsm

@@ -1,0 +1,56 @@
+// The two lifetimes of the milter: a Connection lives from connect to close and carries any
+// number of Messages; a Message lives from MAIL FROM to end of message or abort. Both hold
+// plain values only: milter/callbacks.cpp does the libmilter side.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shared/config.h"
+#include "shared/outbox.h"
+#include "shared/policy.h"
+#include "shared/reply.h"
+
+namespace smsm {
+
+struct EomOutcome {
+    Reply reply;                      // Continue, Discard, Reject or Tempfail
+    std::vector<std::string> remove;  // RCPT arguments to delete, exactly as received
+    std::size_t jobs = 0;             // SMS jobs committed to the outbox
+};
+
+class Message {
+  public:
+    Message(std::shared_ptr<const Config> cfg, Envelope env);
+
+    Reply rcpt(std::string_view raw, std::string_view qid);
+    bool has_sms() const { return !sms_.empty(); }
+    void header(std::string_view name, std::string_view value);
+    void body(std::string_view chunk);
+    EomOutcome end(std::string_view qid, Outbox& outbox);
+
+  private:
+    std::string bare_sender() const;
+    struct SmsRcpt {
+        std::string raw;
+        std::string number;
+    };
+    std::shared_ptr<const Config> cfg_;
+    Envelope env_;
+    std::vector<SmsRcpt> sms_;
+    std::size_t ordinary_ = 0;
+    std::string raw_;  // captured headers and body
+    std::size_t headers_ = 0;
+    bool in_body_ = false;
+    bool cut_ = false;
+};
+
+struct Connection {
+    std::optional<IpAddress> client;  // none: local submission
+    std::unique_ptr<Message> message;
+};
+
+}  // namespace smsm

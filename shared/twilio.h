@@ -1,0 +1,60 @@
+// The Twilio Programmable Messaging client (SPEC §7): one POST per SMS over a reused TLS
+// connection, and the classification of every answer into what the outbox does next.
+//
+// Security: TLS peer and host verification are always on; the credentials go to libcurl's
+// USERNAME/PASSWORD options only and never into URLs, errors or logs.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "shared/config.h"
+
+namespace smsm {
+
+struct SendResult {
+    enum class Kind {
+        Sent,       // 2xx: keep the SID
+        Retry,      // 429/20429 or the request never left: safe to send again later
+        Ambiguous,  // 5xx or a failure after the request was sent: Twilio may have it
+        Permanent,  // 4xx with a permanent error code: failed for good
+        AuthError,  // 401/20003: configuration error, keep the job
+    };
+    Kind kind = Kind::Retry;
+    long http_status = 0;
+    int code = 0;  // Twilio error code, 0 if none
+    std::string sid;
+    int segments = 0;
+    std::string error;  // human-readable, safe to log
+    std::optional<std::chrono::seconds> retry_after;
+};
+
+const char* kind_name(SendResult::Kind k);
+
+// Classifies one HTTP answer; exposed for unit tests.
+SendResult classify_response(long http_status, const std::string& body,
+                             std::optional<std::chrono::seconds> retry_after);
+
+class TwilioClient {
+  public:
+    explicit TwilioClient(const Config& cfg);
+    SendResult send(const std::string& to, const std::string& body);
+    // GET the account resource: true when the credentials work.
+    SendResult verify_credentials();
+
+  private:
+    struct CurlDeleter {
+        void operator()(CURL* c) const { curl_easy_cleanup(c); }
+    };
+    SendResult perform(const std::string& url, const std::string* post_fields);
+
+    std::string account_sid_, user_, secret_, from_, service_sid_, base_url_, ca_file_;
+    long timeout_s_;
+    std::unique_ptr<CURL, CurlDeleter> curl_;
+};
+
+}  // namespace smsm
