@@ -1,0 +1,107 @@
+// Phone number parsing, masking, CIDR matching and address splitting.
+#include <doctest/doctest.h>
+
+#include "shared/address.h"
+#include "shared/cidr.h"
+#include "shared/mask.h"
+#include "shared/phone.h"
+
+using namespace smsm;
+
+TEST_CASE("local parts become E.164 numbers") {
+    struct Case {
+        const char* local;
+        const char* region;
+        const char* want;  // "" = invalid
+        const char* want_region;
+    };
+    const Case cases[] = {
+        {"+14155550123", "US", "+14155550123", "US"},
+        {"4155550123", "US", "+14155550123", "US"},
+        {"14155550123", "US", "+14155550123", "US"},
+        {"415.555.0123", "US", "+14155550123", "US"},
+        {"415-555-0123", "US", "+14155550123", "US"},
+        {"(415)555-0123", "US", "+14155550123", "US"},
+        {"+33612345678", "US", "+33612345678", "FR"},
+        {"33612345678", "US", "+33612345678", "FR"},
+        {"0612345678", "FR", "+33612345678", "FR"},
+        {"+16135550123", "US", "+16135550123", "CA"},
+        {"12", "US", "", ""},
+        {"not-a-number", "US", "", ""},
+        {"", "US", "", ""},
+        {"+1415+5550123", "US", "", ""},
+        {"4155550123x", "US", "", ""},
+        {"1234567890123456789012345678901234567890123456789012345678901234567890", "US", "", ""},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.local);
+        auto n = parse_phone(c.local, c.region);
+        if (*c.want == '\0') {
+            CHECK_FALSE(n);
+        } else {
+            REQUIRE(n);
+            CHECK(n->e164 == c.want);
+            CHECK(n->region == c.want_region);
+        }
+    }
+}
+
+TEST_CASE("masking keeps only the ends") {
+    CHECK(mask_number("+14155551212") == "+1415***1212");
+    CHECK(mask_number("+3361234") == "+3***34");
+    CHECK(mask_number("123") == "***");
+    CHECK(mask_address("<4155551212@sms.example.com>") == "<4155***1212@sms.example.com>");
+    CHECK(mask_address("<12@sms.example.com>") == "<**@sms.example.com>");
+    CHECK(mask_address("<1\r\n2345678901@x>") == "<1??2***8901@x>");
+}
+
+TEST_CASE("CIDR matching, IPv4 and IPv6") {
+    struct Case {
+        const char* cidr;
+        const char* addr;
+        bool want;
+    };
+    const Case cases[] = {
+        {"127.0.0.0/8", "127.0.0.1", true},
+        {"127.0.0.0/8", "127.255.0.9", true},
+        {"127.0.0.0/8", "128.0.0.1", false},
+        {"127.0.0.1", "127.0.0.1", true},
+        {"127.0.0.1/32", "127.0.0.2", false},
+        {"10.1.2.3/8", "10.200.0.1", true},
+        {"::1", "::1", true},
+        {"::1", "::2", false},
+        {"[2001:db8::]/32", "2001:db8:ffff::1", true},
+        {"2001:db8::/32", "2001:db9::1", false},
+        {"127.0.0.0/8", "::ffff:127.0.0.1", true},
+        {"::1", "127.0.0.1", false},
+        {"0.0.0.0/0", "192.0.2.1", true},
+        {"0.0.0.0/0", "2001:db8::1", false},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.cidr);
+        CAPTURE(c.addr);
+        auto cidr = Cidr::parse(c.cidr);
+        auto addr = IpAddress::parse(c.addr);
+        REQUIRE(cidr);
+        REQUIRE(addr);
+        CHECK(cidr->contains(*addr) == c.want);
+    }
+    CHECK_FALSE(Cidr::parse("10.0.0.0/33"));
+    CHECK_FALSE(Cidr::parse("10.0.0.0/"));
+    CHECK_FALSE(Cidr::parse("example.com"));
+    CHECK_FALSE(Cidr::parse("::1/129"));
+}
+
+TEST_CASE("envelope addresses split into local part and domain") {
+    auto a = parse_address("<4155550123@SMS.Example.COM.>");
+    REQUIRE(a);
+    CHECK(a->local == "4155550123");
+    CHECK(a->domain == "sms.example.com");
+    auto routed = parse_address("<@relay.example:+14155550123@sms.example.com>");
+    REQUIRE(routed);
+    CHECK(routed->local == "+14155550123");
+    CHECK_FALSE(parse_address("<>"));
+    CHECK_FALSE(parse_address("<nobody>"));
+    CHECK_FALSE(parse_address("<user@>"));
+    CHECK(bare_address("<Alerts@Example.COM>") == "alerts@example.com");
+}

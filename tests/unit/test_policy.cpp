@@ -1,0 +1,98 @@
+// RCPT decisions (SPEC §5) as a table of got/want cases.
+#include <doctest/doctest.h>
+
+#include "shared/policy.h"
+#include "tests/unit/tempdir.h"
+
+using namespace smsm;
+
+namespace {
+
+std::shared_ptr<const Config> policy_config(const std::string& extra) {
+    static test::TempDir d;
+    d.write("token", "tok\n");
+    auto load = load_config(d.write("c.conf",
+                                    "gateway_domains = sms.example.com, txt.example.net\n"
+                                    "twilio_account_sid = AC0123456789abcdef0123456789abcdef\n"
+                                    "twilio_auth_token_file = " +
+                                        d.path() +
+                                        "/token\n"
+                                        "twilio_from = +15005550006\n"
+                                        "allowed_countries = US CA\n"
+                                        "allowed_clients = 127.0.0.1, 10.0.0.0/8, ::1\n" +
+                                        extra));
+    REQUIRE(load.errors.empty());
+    return load.config;
+}
+
+}  // namespace
+
+TEST_CASE("RCPT decisions") {
+    auto open = policy_config("");
+    auto senders = policy_config("allowed_senders = @example.com alerts@example.net\n");
+    auto sasl = policy_config("require_sasl_auth = yes\n");
+    struct Case {
+        const char* name;
+        const Config* cfg;
+        const char* client;  // "" = local submission
+        const char* sender;
+        const char* auth;
+        const char* rcpt;
+        bool gateway;
+        const char* reply;  // "" = continue
+        const char* number;
+    };
+    const Case cases[] = {
+        {"E.164", open.get(), "127.0.0.1", "<a@b.example>", "", "<+14155550123@sms.example.com>",
+         true, "", "+14155550123"},
+        {"national, case-insensitive domain", open.get(), "10.1.1.1", "<a@b>", "",
+         "<415.555.0123@SMS.Example.Com>", true, "", "+14155550123"},
+        {"second gateway domain", open.get(), "::1", "<a@b>", "", "<4155550123@txt.example.net>",
+         true, "", "+14155550123"},
+        {"ordinary recipient untouched", open.get(), "192.0.2.1", "<a@b>", "", "<ops@example.org>",
+         false, "", ""},
+        {"subdomain is not a gateway", open.get(), "127.0.0.1", "<a@b>", "",
+         "<4155550123@x.sms.example.com>", false, "", ""},
+        {"client not allowed", open.get(), "192.0.2.1", "<a@b>", "", "<4155550123@sms.example.com>",
+         true, "550 5.7.1 SMS not permitted from this client", ""},
+        {"local submission counts as loopback", open.get(), "", "<a@b>", "",
+         "<4155550123@sms.example.com>", true, "", "+14155550123"},
+        {"invalid number", open.get(), "127.0.0.1", "<a@b>", "", "<12@sms.example.com>", true,
+         "550 5.1.1 Recipient is not a valid phone number", ""},
+        {"country not allowed", open.get(), "127.0.0.1", "<a@b>", "",
+         "<+33612345678@sms.example.com>", true, "550 5.7.1 Destination country not permitted", ""},
+        {"Canada allowed", open.get(), "127.0.0.1", "<a@b>", "", "<+16135550123@sms.example.com>",
+         true, "", "+16135550123"},
+        {"sender domain allowed", senders.get(), "127.0.0.1", "<Ops@Example.com>", "",
+         "<4155550123@sms.example.com>", true, "", "+14155550123"},
+        {"sender address allowed", senders.get(), "127.0.0.1", "<alerts@example.net>", "",
+         "<4155550123@sms.example.com>", true, "", "+14155550123"},
+        {"sender not allowed", senders.get(), "127.0.0.1", "<evil@example.org>", "",
+         "<4155550123@sms.example.com>", true, "550 5.7.1 Sender not permitted to send SMS", ""},
+        {"other user at listed address's domain", senders.get(), "127.0.0.1", "<bob@example.net>",
+         "", "<4155550123@sms.example.com>", true, "550 5.7.1 Sender not permitted to send SMS",
+         ""},
+        {"null sender not allowed", senders.get(), "127.0.0.1", "<>", "",
+         "<4155550123@sms.example.com>", true, "550 5.7.1 Sender not permitted to send SMS", ""},
+        {"SASL missing", sasl.get(), "127.0.0.1", "<a@b>", "", "<4155550123@sms.example.com>", true,
+         "550 5.7.1 SMS requires SMTP authentication", ""},
+        {"SASL present", sasl.get(), "127.0.0.1", "<a@b>", "alice", "<4155550123@sms.example.com>",
+         true, "", "+14155550123"},
+        {"client check before number check", open.get(), "192.0.2.1", "<a@b>", "",
+         "<12@sms.example.com>", true, "550 5.7.1 SMS not permitted from this client", ""},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.name);
+        Envelope env{*c.client ? IpAddress::parse(c.client) : std::nullopt, c.sender, c.auth};
+        RcptDecision d = decide_rcpt(*c.cfg, env, c.rcpt);
+        CHECK(d.gateway == c.gateway);
+        if (*c.reply) {
+            CHECK(d.reply.str() == c.reply);
+            CHECK_FALSE(d.number);
+        } else {
+            CHECK(d.reply.action == Reply::Action::Continue);
+            CHECK(d.number.has_value() == (*c.number != '\0'));
+            if (d.number) CHECK(d.number->e164 == c.number);
+        }
+    }
+}

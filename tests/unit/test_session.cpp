@@ -1,0 +1,124 @@
+// A whole message through Message and the SQLite outbox: jobs committed, recipients to
+// remove, DISCARD versus CONTINUE, and the no-text and store-failure replies.
+#include <doctest/doctest.h>
+
+#include "shared/message_text.h"
+#include "shared/session.h"
+#include "tests/unit/tempdir.h"
+
+using namespace smsm;
+
+namespace {
+
+std::shared_ptr<const Config> session_config(const test::TempDir& d) {
+    d.write("token", "tok\n");
+    auto load = load_config(d.write("c.conf",
+                                    "gateway_domains = sms.example.com\n"
+                                    "twilio_account_sid = AC0123456789abcdef0123456789abcdef\n"
+                                    "twilio_auth_token_file = " +
+                                        d.path() +
+                                        "/token\n"
+                                        "twilio_from = +15005550006\n"));
+    REQUIRE(load.errors.empty());
+    return load.config;
+}
+
+Message new_message(const std::shared_ptr<const Config>& cfg) {
+    static bool init = (message_text_init(), true);
+    (void)init;
+    return Message(cfg, Envelope{IpAddress::parse("127.0.0.1"), "<alerts@example.com>", ""});
+}
+
+}  // namespace
+
+TEST_CASE("SMS-only message: jobs committed, recipients removed, message discarded") {
+    test::TempDir d;
+    auto cfg = session_config(d);
+    Outbox outbox(d.path());
+    Message m = new_message(cfg);
+    CHECK(m.rcpt("<4155550123@SMS.example.com>", "").action == Reply::Action::Continue);
+    CHECK(m.rcpt("<+14155550123@sms.example.com>", "Q1").action == Reply::Action::Continue);
+    CHECK(m.rcpt("<2125550123@sms.example.com>", "Q1").action == Reply::Action::Continue);
+    CHECK(m.rcpt("<12@sms.example.com>", "Q1").action == Reply::Action::Reject);
+    m.header("Subject", "DISK FULL");
+    m.body("db1 at 99%\r\n");
+    EomOutcome out = m.end("Q1", outbox);
+    CHECK(out.reply.action == Reply::Action::Discard);
+    CHECK(out.jobs == 2);  // the same number twice is texted once
+    CHECK(out.remove == std::vector<std::string>{"<4155550123@SMS.example.com>",
+                                                 "<+14155550123@sms.example.com>",
+                                                 "<2125550123@sms.example.com>"});
+    auto job = outbox.claim_due();
+    REQUIRE(job);
+    CHECK(job->queue_id == "Q1");
+    CHECK(job->sender == "alerts@example.com");
+    CHECK(job->number == "+14155550123");
+    CHECK(job->body == "DISK FULL\ndb1 at 99%");
+    CHECK(job->state == "sending");
+    CHECK(job->attempts == 1);
+}
+
+TEST_CASE("an ordinary recipient keeps the message: CONTINUE") {
+    test::TempDir d;
+    auto cfg = session_config(d);
+    Outbox outbox(d.path());
+    Message m = new_message(cfg);
+    m.rcpt("<ops@example.org>", "");
+    m.rcpt("<4155550123@sms.example.com>", "");
+    m.header("Subject", "x");
+    EomOutcome out = m.end("Q2", outbox);
+    CHECK(out.reply.action == Reply::Action::Continue);
+    CHECK(out.remove == std::vector<std::string>{"<4155550123@sms.example.com>"});
+}
+
+TEST_CASE("no text at all: 550 5.6.0 and no job") {
+    test::TempDir d;
+    auto cfg = session_config(d);
+    Outbox outbox(d.path());
+    Message m = new_message(cfg);
+    m.rcpt("<4155550123@sms.example.com>", "");
+    m.header("From", "a@b");
+    m.body("\r\n   \r\n");
+    EomOutcome out = m.end("Q3", outbox);
+    CHECK(out.reply.str() == "550 5.6.0 Message has no text to send as SMS");
+    CHECK(out.remove.empty());
+    CHECK_FALSE(outbox.claim_due());
+}
+
+TEST_CASE("an outbox that cannot commit: 451 4.3.0, nothing removed") {
+    test::TempDir d;
+    auto cfg = session_config(d);
+    Outbox outbox(d.path());
+    Message m = new_message(cfg);
+    m.rcpt("<4155550123@sms.example.com>", "");
+    m.header("Subject", "x");
+    ::chmod(d.path().c_str(), 0500);  // root ignores this, so also break the schema
+    {
+        sqlite3* db = nullptr;
+        sqlite3_open((d.path() + "/outbox.db").c_str(), &db);
+        sqlite3_exec(db, "DROP TABLE jobs", nullptr, nullptr, nullptr);
+        sqlite3_close(db);
+    }
+    EomOutcome out = m.end("Q4", outbox);
+    ::chmod(d.path().c_str(), 0700);
+    CHECK(out.reply.str() == "451 4.3.0 Cannot queue SMS now, try again later");
+    CHECK(out.remove.empty());
+    CHECK(out.jobs == 0);
+}
+
+TEST_CASE("the outbox keeps state across reopen and defers by time") {
+    test::TempDir d;
+    {
+        Outbox outbox(d.path());
+        auto ids = outbox.enqueue({{"Q", "s@x", "<1@sms>", "+14155550123", "hi"}});
+        REQUIRE(ids.size() == 1);
+        auto job = outbox.claim_due();
+        REQUIRE(job);
+        outbox.mark_deferred(job->id, Clock::now() + std::chrono::hours(1), "HTTP 429");
+        CHECK_FALSE(outbox.claim_due());
+        REQUIRE(outbox.next_due());
+    }
+    Outbox again(d.path());
+    CHECK(again.interrupted().empty());
+    CHECK_FALSE(again.claim_due());
+}

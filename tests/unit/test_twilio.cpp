@@ -1,0 +1,55 @@
+// Classification of Twilio's answers (SPEC §7) and the retry backoff.
+#include <doctest/doctest.h>
+
+#include "shared/sender.h"
+#include "shared/twilio.h"
+
+using namespace smsm;
+using K = SendResult::Kind;
+
+TEST_CASE("Twilio answers map to outbox outcomes") {
+    struct Case {
+        long status;
+        const char* body;
+        K want;
+        int code;
+    };
+    const Case cases[] = {
+        {201, R"({"sid":"SM0123","status":"queued","num_segments":"2"})", K::Sent, 0},
+        {429, R"({"code":20429,"message":"Too Many Requests"})", K::Retry, 20429},
+        {400, R"({"code":20429,"message":"Too Many Requests"})", K::Retry, 20429},
+        {401, R"({"code":20003,"message":"Authenticate"})", K::AuthError, 20003},
+        {403, R"({"code":20003,"message":"Authenticate"})", K::AuthError, 20003},
+        {400, R"({"code":21211,"message":"Invalid 'To' Phone Number"})", K::Permanent, 21211},
+        {400, R"({"code":21610,"message":"unsubscribed"})", K::Permanent, 21610},
+        {400, R"({"code":21617,"message":"too long"})", K::Permanent, 21617},
+        {500, R"({"code":20500,"message":"Internal"})", K::Ambiguous, 20500},
+        {503, "<html>bad gateway</html>", K::Ambiguous, 0},
+        {408, "", K::Ambiguous, 0},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.status);
+        CAPTURE(c.body);
+        SendResult r = classify_response(c.status, c.body, std::nullopt);
+        CHECK(r.kind == c.want);
+        CHECK(r.code == c.code);
+    }
+    SendResult ok = classify_response(201, R"({"sid":"SMabc","num_segments":"2"})", std::nullopt);
+    CHECK(ok.sid == "SMabc");
+    CHECK(ok.segments == 2);
+    CHECK(ok.error.empty());
+}
+
+TEST_CASE("backoff doubles from minimal to maximal; Retry-After wins when longer") {
+    Config c;
+    c.minimal_backoff_time = std::chrono::seconds(10);
+    c.maximal_backoff_time = std::chrono::seconds(300);
+    using std::chrono::seconds;
+    CHECK(backoff_delay(c, 1, std::nullopt) == seconds(10));
+    CHECK(backoff_delay(c, 2, std::nullopt) == seconds(20));
+    CHECK(backoff_delay(c, 5, std::nullopt) == seconds(160));
+    CHECK(backoff_delay(c, 6, std::nullopt) == seconds(300));
+    CHECK(backoff_delay(c, 60, std::nullopt) == seconds(300));
+    CHECK(backoff_delay(c, 1, seconds(30)) == seconds(30));
+    CHECK(backoff_delay(c, 5, seconds(30)) == seconds(160));
+}
