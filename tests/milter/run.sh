@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs the miltertest scripts against the real sms-milter binary, then checks the outbox
+# that they filled. Usage: run.sh BINARY. Prints "N passed, N failed"; exits non-zero on any failure.
+set -u
+bin=$(readlink -f "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+pid=
+cleanup() {
+	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf 'not-the-real-token\n' >"$work/token"
+chmod 600 "$work/token"
+cat >"$work/sms-milter.conf" <<CONF
+milter_socket = inet:$port@127.0.0.1
+gateway_domains = sms.example.com
+allowed_countries = US, CA
+allowed_clients = 127.0.0.0/8, ::1
+allowed_senders = @example.com
+twilio_account_sid = AC0123456789abcdef0123456789abcdef
+twilio_auth_token_file = $work/token
+twilio_from = +15005550006
+# Nothing listens here: jobs stay deferred, which is all these tests need.
+twilio_api_url = https://127.0.0.1:9
+state_directory = $work/state
+log_to = stderr
+minimal_backoff_time = 1h
+maximal_backoff_time = 1h
+CONF
+"$bin" run -c "$work/sms-milter.conf" 2>"$work/milter.log" &
+pid=$!
+
+passed=0
+failed=0
+result() { # name, status
+	if [ "$2" -eq 0 ]; then
+		passed=$((passed + 1)); echo "PASS $1"
+	else
+		failed=$((failed + 1)); echo "FAIL $1"
+	fi
+}
+for script in "$here"/rcpt_replies.lua "$here"/delete_discard.lua "$here"/abort_and_reuse.lua; do
+	miltertest -D "socket=inet:$port@127.0.0.1" -D "dir=$here" -s "$script"
+	rc=$?
+	result "$(basename "$script")" "$rc"
+done
+
+# The outbox holds exactly the jobs of the messages that reached end of message.
+jobs() { sqlite3 "file:$work/state/outbox.db?mode=ro" "SELECT number FROM jobs WHERE queue_id = '$1'"; }
+[ "$(jobs MTDISCARD1)" = "+14155550123" ]; result "outbox: SMS-only message queued" $?
+[ "$(jobs MTMIXED2)" = "+14155550124" ]; result "outbox: mixed message queued" $?
+[ -z "$(jobs MTNOTEXT3)" ]; result "outbox: no job for a message without text" $?
+[ "$(sqlite3 "file:$work/state/outbox.db?mode=ro" "SELECT COUNT(*) FROM jobs WHERE number = '+14155550125'")" = 0 ]
+result "outbox: no job for aborted messages" $?
+! grep -q "not-the-real-token" "$work/milter.log"; result "log: no secret" $?
+
+if [ "$failed" -ne 0 ]; then
+	echo "--- milter log"; cat "$work/milter.log"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
