@@ -19,7 +19,6 @@ class ReloadThread {
   private:
     std::function<void()> on_reload_;
     std::thread thread_;
-    bool stop_ = false;
 };
 
 }  // namespace smsm

@@ -36,6 +36,10 @@ struct Config {
 
     std::string state_directory;
     std::size_t body_size_limit = 0;
+    int max_segments = 4;
+    bool gsm_transliterate = true;
+    std::string sms_template;
+    std::string body_cut_marker;
     std::chrono::seconds minimal_backoff_time{10};
     std::chrono::seconds maximal_backoff_time{300};
 

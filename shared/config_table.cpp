@@ -11,6 +11,7 @@
 
 #include "shared/config.h"
 #include "shared/config_file.h"
+#include "shared/message_text.h"
 #include "shared/phone.h"
 #include "shared/secret.h"
 #include "shared/strings.h"
@@ -173,6 +174,24 @@ const KeyDef kKeys[] = {
     {"body_size_limit", "1048576",
      "bytes of message body kept for the SMS text; the rest is ignored",
      [](Config& c, std::string_view v) { c.body_size_limit = parse_size(v, 1024, 64u << 20); }},
+    {"max_segments", "4",
+     "longest SMS in segments; longer text is cut on a word with a visible \"...\"",
+     [](Config& c, std::string_view v) {
+         c.max_segments = static_cast<int>(parse_size(v, 1, 10));
+     }},
+    {"gsm_transliterate", "yes",
+     "yes: map look-alikes (curly quotes, dashes, ellipsis, odd spaces) to GSM-7 when that avoids "
+     "UCS-2",
+     [](Config& c, std::string_view v) { c.gsm_transliterate = parse_bool(v); }},
+    {"sms_template", "",
+     "layout of the SMS text with {subject} {body} {from} {from_name} {sender}, \\n for a newline; "
+     "empty: subject, newline, body",
+     [](Config& c, std::string_view v) {
+         if (auto err = check_template(v); !err.empty()) bad(err);
+         c.sms_template = v;
+     }},
+    {"body_cut_marker", "", "text that ends the SMS body where it appears (e.g. ##); empty: none",
+     [](Config& c, std::string_view v) { c.body_cut_marker = v; }},
     {"minimal_backoff_time", "10s", "first retry delay after a temporary Twilio failure",
      [](Config& c, std::string_view v) { c.minimal_backoff_time = parse_duration(v, 1, 86400); }},
     {"maximal_backoff_time", "5m", "longest retry delay; the delay doubles up to it",

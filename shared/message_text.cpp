@@ -1,18 +1,20 @@
-// Turning a captured mail into SMS text, with GMime doing the MIME work.
+// Turning a captured mail into SMS text.
 #include "shared/message_text.h"
 
 #include <gmime/gmime.h>
 
 #include <memory>
 
+#include "shared/gsm_transliterate.h"
+#include "shared/html_text.h"
+#include "shared/segments.h"
 #include "shared/strings.h"
 
 namespace smsm {
 
 namespace {
 
-constexpr std::size_t kTwilioMaxChars = 1600;
-constexpr int kMaxMimeDepth = 16;
+constexpr int kMaxMimeDepth = 32;
 
 struct GObjectUnref {
     void operator()(void* p) const {
@@ -31,27 +33,13 @@ std::string part_text(GMimeObject* obj) {
     return text ? std::string(text.get()) : std::string();
 }
 
-// Crude tag removal for HTML-only mail until a real HTML-to-text converter lands.
-std::string strip_tags(std::string_view html) {
-    std::string out;
-    bool in_tag = false;
-    for (char c : html) {
-        if (c == '<')
-            in_tag = true;
-        else if (c == '>')
-            in_tag = false, out.push_back(' ');
-        else if (!in_tag)
-            out.push_back(c);
-    }
-    return out;
-}
-
 struct Found {
     std::string plain;
     std::string html;
 };
 
-// Depth-first walk: the first non-attachment text/plain wins, text/html is the fallback.
+// Depth-first walk: the first non-attachment text/plain wins, the first text/html is the
+// fallback.
 void walk(GMimeObject* obj, int depth, Found& found) {
     if (!obj || depth > kMaxMimeDepth || !found.plain.empty()) return;
     if (GMIME_IS_MULTIPART(obj)) {
@@ -67,10 +55,12 @@ void walk(GMimeObject* obj, int depth, Found& found) {
     }
     if (!GMIME_IS_TEXT_PART(obj) || g_mime_part_is_attachment(GMIME_PART(obj))) return;
     GMimeContentType* ct = g_mime_object_get_content_type(obj);
-    if (g_mime_content_type_is_type(ct, "text", "plain"))
-        found.plain = part_text(obj);
-    else if (g_mime_content_type_is_type(ct, "text", "html") && found.html.empty())
+    if (g_mime_content_type_is_type(ct, "text", "plain")) {
+        std::string text = part_text(obj);
+        if (!trim(text).empty()) found.plain = std::move(text);
+    } else if (g_mime_content_type_is_type(ct, "text", "html") && found.html.empty()) {
         found.html = part_text(obj);
+    }
 }
 
 // Collapses runs of white space (including newlines) to one space.
@@ -78,7 +68,7 @@ std::string one_line(std::string_view s) {
     std::string out;
     bool space = false;
     for (char c : trim(s)) {
-        bool ws = c == ' ' || c == '\t' || c == '\r' || c == '\n';
+        bool ws = c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
         if (ws && !space)
             out.push_back(' ');
         else if (!ws)
@@ -88,27 +78,32 @@ std::string one_line(std::string_view s) {
     return out;
 }
 
-// Cuts UTF-8 text to at most max UTF-16 code units, on a code point boundary.
-std::string cut_utf16(std::string_view s, std::size_t max) {
-    std::size_t units = 0;
-    for (std::size_t i = 0; i < s.size();) {
-        auto c = static_cast<unsigned char>(s[i]);
-        std::size_t len = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-        std::size_t need = len == 4 ? 2 : 1;
-        if (units + need > max) return std::string(s.substr(0, i));
-        units += need;
-        i += len;
-    }
-    return std::string(s);
+bool ends_with(std::string_view s, std::string_view tail) {
+    return s.size() >= tail.size() && s.substr(s.size() - tail.size()) == tail;
 }
+
+void replace_all(std::string& s, std::string_view from, std::string_view to) {
+    for (std::size_t pos = s.find(from); pos != std::string::npos;
+         pos = s.find(from, pos + to.size()))
+        s.replace(pos, from.size(), to);
+}
+
+constexpr std::string_view kTokens[] = {"{subject}", "{body}", "{from}", "{from_name}", "{sender}"};
 
 }  // namespace
 
-void message_text_init() {
-    g_mime_init();
+TextOptions text_options(const Config& cfg) {
+    return TextOptions{cfg.sms_template, cfg.body_cut_marker, cfg.max_segments,
+                       cfg.gsm_transliterate};
 }
 
-MessageText extract_text(std::string_view raw) {
+void message_text_init() {
+    g_mime_init();
+    html_text_init();
+    gsm_transliterate_init();
+}
+
+MessageText extract_text(std::string_view raw, std::string_view cut_marker) {
     MessageText out;
     GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(raw.data(), raw.size()));
     GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
@@ -116,15 +111,26 @@ MessageText extract_text(std::string_view raw) {
     if (!msg) return out;
     if (const char* subject = g_mime_message_get_subject(msg.get()))
         out.subject = one_line(subject);
+    if (InternetAddressList* from = g_mime_message_get_from(msg.get());
+        from && internet_address_list_length(from) > 0) {
+        InternetAddress* a = internet_address_list_get_address(from, 0);
+        if (INTERNET_ADDRESS_IS_MAILBOX(a)) {
+            const char* addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a));
+            out.from_addr = addr ? one_line(addr) : "";
+        }
+        const char* name = internet_address_get_name(a);
+        out.from_name = name && *name ? one_line(name) : out.from_addr;
+    }
     Found found;
     walk(g_mime_message_get_mime_part(msg.get()), 0, found);
-    out.body = shape_body(found.plain.empty() ? strip_tags(found.html) : found.plain);
+    out.body = shape_body(found.plain.empty() ? html_to_text(found.html) : found.plain, cut_marker);
     return out;
 }
 
-std::string shape_body(std::string_view text) {
+std::string shape_body(std::string_view text, std::string_view cut_marker) {
     std::string out;
-    int pending_blank = 0;
+    std::size_t before_last = 0;  // the size of out before the last kept line was added
+    bool pending_blank = false;
     std::size_t pos = 0;
     while (pos <= text.size()) {
         auto nl = text.find('\n', pos);
@@ -133,23 +139,82 @@ std::string shape_body(std::string_view text) {
         pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         if (line == "-- ") break;  // signature separator
+        bool cut = false;
+        if (!cut_marker.empty()) {
+            if (auto at = line.find(cut_marker); at != std::string_view::npos) {
+                line = line.substr(0, at);
+                cut = true;
+            }
+        }
         std::string shaped = one_line(line);
-        if (shaped.empty()) {
-            pending_blank = out.empty() ? 0 : 1;
+        if (!shaped.empty() && shaped.front() == '>') {
+            // A quoted reply: drop it, and the "On ..., X wrote:" line just before it.
+            if (ends_with(out, "wrote:")) {
+                out.resize(before_last);
+                pending_blank = false;
+            }
+            if (cut) break;
             continue;
         }
-        if (!out.empty()) out += pending_blank ? "\n\n" : "\n";
-        pending_blank = 0;
-        out += shaped;
+        if (shaped.empty()) {
+            pending_blank = !out.empty();
+        } else {
+            before_last = out.size();
+            if (!out.empty()) out += pending_blank ? "\n\n" : "\n";
+            pending_blank = false;
+            out += shaped;
+        }
+        if (cut) break;
     }
     return out;
 }
 
-std::string compose_sms(const MessageText& m) {
-    std::string text = m.subject;
-    if (!text.empty() && !m.body.empty()) text += "\n";
-    text += m.body;
-    return cut_utf16(text, kTwilioMaxChars);
+std::string compose_sms(const MessageText& m, const TextOptions& o,
+                        std::string_view envelope_sender) {
+    std::string text;
+    if (o.sms_template.empty()) {
+        text = m.subject;
+        if (!text.empty() && !m.body.empty()) text += "\n";
+        text += m.body;
+    } else {
+        text = o.sms_template;
+        replace_all(text, "\\n", "\n");
+        // One pass per token; substituted text is never scanned again for tokens.
+        std::string out;
+        for (std::size_t i = 0; i < text.size();) {
+            bool hit = false;
+            for (std::string_view tok : kTokens) {
+                if (text.compare(i, tok.size(), tok) != 0) continue;
+                out += tok == "{subject}"     ? m.subject
+                       : tok == "{body}"      ? m.body
+                       : tok == "{from}"      ? m.from_addr
+                       : tok == "{from_name}" ? m.from_name
+                                              : std::string(envelope_sender);
+                i += tok.size();
+                hit = true;
+                break;
+            }
+            if (!hit) out.push_back(text[i++]);
+        }
+        text = shape_body(out);
+    }
+    if (o.transliterate) text = gsm_transliterate(text);
+    return fit_segments(text, o.max_segments);
+}
+
+std::string check_template(std::string_view tmpl) {
+    for (std::size_t open = tmpl.find('{'); open != std::string_view::npos;
+         open = tmpl.find('{', open + 1)) {
+        auto close = tmpl.find('}', open);
+        if (close == std::string_view::npos) return "unclosed \"{\"";
+        std::string_view tok = tmpl.substr(open, close - open + 1);
+        bool known = false;
+        for (std::string_view k : kTokens) known = known || k == tok;
+        if (!known)
+            return "unknown field " + std::string(tok) +
+                   " (known: {subject} {body} {from} {from_name} {sender})";
+    }
+    return {};
 }
 
 }  // namespace smsm

@@ -69,7 +69,8 @@ EomOutcome Message::end(std::string_view qid, Outbox& outbox) {
     log::Qid q{qid};
     if (!in_body_) raw_.append("\r\n");
     if (cut_) log::info(q, "message cut at {} bytes for SMS text", raw_.size());
-    std::string text = compose_sms(extract_text(raw_));
+    std::string text =
+        compose_sms(extract_text(raw_, cfg_->body_cut_marker), text_options(*cfg_), bare_sender());
     if (text.empty()) {
         out.reply = replies::no_text();
         log::info(q, "reject: END-OF-MESSAGE: {}; from=<{}>", out.reply.str(),

@@ -1,15 +1,14 @@
 // Mail to SMS text: decoding through GMime and shaping (SPEC §6, the simple cases).
 #include <doctest/doctest.h>
 
+#include "shared/html_text.h"
 #include "shared/message_text.h"
 
 using namespace smsm;
 
 namespace {
 std::string sms_of(const std::string& raw) {
-    static bool init = (message_text_init(), true);
-    (void)init;
-    return compose_sms(extract_text(raw));
+    return compose_sms(extract_text(raw), TextOptions{});
 }
 }  // namespace
 
@@ -52,11 +51,86 @@ TEST_CASE("mail to SMS text") {
     }
 }
 
-TEST_CASE("the text never exceeds Twilio's 1600 characters, counted in UTF-16 units") {
-    MessageText m{"", std::string(1700, 'a')};
-    CHECK(compose_sms(m).size() == 1600);
-    std::string emoji;
-    for (int i = 0; i < 900; ++i) emoji += "\xf0\x9f\x94\xa5";  // U+1F525: two UTF-16 units
-    MessageText e{"", emoji};
-    CHECK(compose_sms(e).size() == 800 * 4);
+TEST_CASE("HTML becomes readable text") {
+    struct Case {
+        const char* name;
+        const char* html;
+        const char* want;
+    };
+    const Case cases[] = {
+        {"blocks and br",
+         "<html><head><title>T</title><style>p{color:red}</style></head><body><p>one</"
+         "p><div>two<br>three</div></body></html>",
+         "one\ntwo\nthree"},
+        {"script and comments dropped", "<p>a<script>alert(1)</script><!-- hidden -->b</p>", "ab"},
+        {"entities", "<p>5 &lt; 6 &amp;&amp; caf&eacute; &#8364;</p>",
+         "5 < 6 && caf\xc3\xa9 \xe2\x82\xac"},
+        {"table cells separated",
+         "<table><tr><th>Host</th><th>CPU</th></tr><tr><td>db1</td><td>99%</td></tr></table>",
+         "Host | CPU\ndb1 | 99%"},
+        {"links kept as text",
+         "<p>See <a href=\"https://grafana.example/d/1\">dashboard</a> now</p>",
+         "See dashboard now"},
+        {"list items", "<ul><li>disk</li><li>cpu</li></ul>", "- disk\n- cpu"},
+        {"broken markup", "<p>unclosed <b>bold <i>both</p>tail", "unclosed bold both\ntail"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.name);
+        CHECK(shape_body(html_to_text(c.html)) == c.want);
+    }
+}
+
+TEST_CASE("body shaping: quotes, cut marker, signature") {
+    CHECK(shape_body("fix it\n\nOn Mon, Bob wrote:\n> old\n> older\nthanks") == "fix it\nthanks");
+    CHECK(shape_body("top\n>quoted\nbottom") == "top\nbottom");
+    CHECK(shape_body("alert text ## footer\nmore footer", "##") == "alert text");
+    CHECK(shape_body("alert\n##\nfooter", "##") == "alert");
+    CHECK(shape_body("a\n-- \nsig", "") == "a");
+    CHECK(shape_body("a\n--\nnot a sig", "") == "a\n--\nnot a sig");
+}
+
+TEST_CASE("templates") {
+    MessageText m{"DISK FULL", "db1 at 99%", "Nagios", "nagios@example.com"};
+    TextOptions o;
+    o.sms_template = "[{from_name}] {subject}\\n{body}";
+    CHECK(compose_sms(m, o) == "[Nagios] DISK FULL\ndb1 at 99%");
+    o.sms_template = "{sender}: {subject}";
+    CHECK(compose_sms(m, o, "alerts@example.com") == "alerts@example.com: DISK FULL");
+    o.sms_template = "{subject}\\n{body}";
+    CHECK(compose_sms(MessageText{"", "only body", "", ""}, o) == "only body");
+    MessageText tricky{"{body}", "x", "", ""};  // tokens in the data are not expanded
+    o.sms_template = "{subject} {body}";
+    CHECK(compose_sms(tricky, o) == "{body} x");
+    CHECK(check_template("{subject} {nope}").find("unknown field {nope}") != std::string::npos);
+    CHECK(check_template("{subject").find("unclosed") != std::string::npos);
+    CHECK(check_template("{subject} {body} {from} {from_name} {sender}").empty());
+}
+
+TEST_CASE("GSM-7 look-alikes") {
+    TextOptions o;
+    CHECK(compose_sms(MessageText{"",
+                                  "\xe2\x80\x9c"
+                                  "disk\xe2\x80\x9d \xe2\x80\x93 full\xe2\x80\xa6",
+                                  "", ""},
+                      o) == "\"disk\" - full...");
+    CHECK(compose_sms(MessageText{"", "caf\xc3\xa9\xc2\xa0ok", "", ""}, o) ==
+          "caf\xc3\xa9 ok");  // é is GSM-7
+    CHECK(compose_sms(MessageText{"", "\xc5\x91 r\xc3\xa9sum\xc3\xa9", "", ""}, o) ==
+          "o r\xc3\xa9sum\xc3\xa9");
+    // Text that stays UCS-2 anyway keeps its characters.
+    CHECK(compose_sms(MessageText{"", "\xe2\x80\x9c\xe6\x9d\xb1\xe4\xba\xac\xe2\x80\x9d", "", ""},
+                      o) == "\xe2\x80\x9c\xe6\x9d\xb1\xe4\xba\xac\xe2\x80\x9d");
+    o.transliterate = false;
+    CHECK(compose_sms(MessageText{"", "\xe2\x80\x9cx\xe2\x80\x9d", "", ""}, o) ==
+          "\xe2\x80\x9cx\xe2\x80\x9d");
+}
+
+TEST_CASE("the text is cut to max_segments and never exceeds Twilio's 1600 characters") {
+    TextOptions o;
+    o.max_segments = 10;
+    std::string cut = compose_sms(MessageText{"", std::string(1700, 'a'), "", ""}, o);
+    CHECK(cut.size() == 1530);
+    CHECK(cut.substr(1527) == "...");
+    o.max_segments = 1;
+    CHECK(compose_sms(MessageText{"", std::string(160, 'a'), "", ""}, o) == std::string(160, 'a'));
 }

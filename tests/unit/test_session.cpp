@@ -24,8 +24,6 @@ std::shared_ptr<const Config> session_config(const test::TempDir& d) {
 }
 
 Message new_message(const std::shared_ptr<const Config>& cfg) {
-    static bool init = (message_text_init(), true);
-    (void)init;
     return Message(cfg, Envelope{IpAddress::parse("127.0.0.1"), "<alerts@example.com>", ""});
 }
 
