@@ -11,6 +11,7 @@ using Args = std::vector<std::string>;
 int cmd_run(const Args& args);
 int cmd_check(const Args& args);
 int cmd_send(const Args& args);
+int cmd_render(const Args& args);
 
 // Shared option handling: takes "-c FILE" out of args; returns the config path.
 std::string take_config_option(Args& args);

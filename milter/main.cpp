@@ -16,6 +16,9 @@ commands:
   run [-c FILE]                       serve in the foreground (SIGUSR1 reloads the config)
   check [-c FILE] [--online]          validate the config and secret files
   send [-c FILE] --to NUMBER TEXT     send one SMS now, to test credentials
+  render [-c FILE] --from ADDR --to RCPT [--to RCPT...] [--client IP] [--sasl USER]
+         [--json] [MESSAGE-FILE]      dry run: per recipient the SMTP reply, or the number,
+                                      SMS text, encoding and segments; no network
   help [COMMAND | config]             this text, a command's usage, or the config keys
   --version                           print the version
 
@@ -64,6 +67,7 @@ int main(int argc, char** argv) {
     if (cmd == "run") return cmd_run(args);
     if (cmd == "check") return cmd_check(args);
     if (cmd == "send") return cmd_send(args);
+    if (cmd == "render") return cmd_render(args);
     fmt::print(stderr, "sms-milter: unknown command \"{}\"\n{}", cmd, kUsage);
     return 2;
 }

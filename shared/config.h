@@ -11,7 +11,11 @@
 
 namespace smsm {
 
-enum class LogTo { Syslog, Stderr };
+enum class LogTo {
+    Syslog,
+    Stderr,
+    Nowhere,  // not configurable: for commands like `render` that print their own results
+};
 
 struct Config {
     std::string source;  // the file it was read from

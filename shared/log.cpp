@@ -16,6 +16,7 @@ namespace smsm::log {
 
 namespace {
 std::atomic<bool> g_syslog{false};
+std::atomic<bool> g_silent{false};
 std::atomic<bool> g_full_numbers{false};
 std::mutex g_stderr_mutex;
 
@@ -57,9 +58,11 @@ void init(LogTo to, bool full_numbers) {
     bool want_syslog = to == LogTo::Syslog;
     if (want_syslog && !g_syslog) openlog("sms-milter", LOG_PID | LOG_NDELAY, LOG_MAIL);
     g_syslog = want_syslog;
+    g_silent = to == LogTo::Nowhere;
 }
 
 void write(Level level, std::string_view qid, std::string_view text) {
+    if (g_silent) return;
     std::string line = qid.empty()
                            ? fmt::format("{}{}", prefix(level), text)
                            : fmt::format("{}: {}{}", printable(qid, 32), prefix(level), text);

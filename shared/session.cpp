@@ -63,14 +63,21 @@ void Message::body(std::string_view chunk) {
     raw_.append(chunk.substr(0, std::min(room, chunk.size())));
 }
 
+std::string Message::sms_text() {
+    if (!in_body_) {
+        raw_.append("\r\n");  // the blank line after the headers
+        in_body_ = true;
+    }
+    return compose_sms(extract_text(raw_, cfg_->body_cut_marker), text_options(*cfg_),
+                       bare_sender());
+}
+
 EomOutcome Message::end(std::string_view qid, Outbox& outbox) {
     EomOutcome out;
     if (sms_.empty()) return out;
     log::Qid q{qid};
-    if (!in_body_) raw_.append("\r\n");
     if (cut_) log::info(q, "message cut at {} bytes for SMS text", raw_.size());
-    std::string text =
-        compose_sms(extract_text(raw_, cfg_->body_cut_marker), text_options(*cfg_), bare_sender());
+    std::string text = sms_text();
     if (text.empty()) {
         out.reply = replies::no_text();
         log::info(q, "reject: END-OF-MESSAGE: {}; from=<{}>", out.reply.str(),

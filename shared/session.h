@@ -31,6 +31,11 @@ class Message {
     void header(std::string_view name, std::string_view value);
     void body(std::string_view chunk);
     EomOutcome end(std::string_view qid, Outbox& outbox);
+    // The SMS text of the captured message (empty: no text at all). Ends the capture.
+    std::string sms_text();
+    // The SMS text of what was captured so far (empty: no text at all).
+    std::string sms_text() const;
+    bool was_cut() const { return cut_; }
 
   private:
     std::string bare_sender() const;

@@ -1,0 +1,176 @@
+// `sms-milter render`: the whole decision path on a message file or stdin, with no network
+// and no outbox: for each recipient the SMTP reply it would get, or the number, SMS text,
+// encoding and segment count. --json prints one object per line.
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "milter/commands.h"
+#include "shared/log.h"
+#include "shared/message_text.h"
+#include "shared/segments.h"
+#include "shared/session.h"
+
+namespace smsm {
+
+namespace {
+
+constexpr const char* kRenderUsage =
+    "usage: sms-milter render [-c FILE] --from ADDR --to RCPT [--to RCPT...] [--client IP] [--sasl "
+    "USER] "
+    "[--json] [MESSAGE-FILE]\n";
+
+struct RenderArgs {
+    std::string from, client = "127.0.0.1", sasl, file;
+    std::vector<std::string> to;
+    bool json = false;
+};
+
+std::string bracketed(const std::string& a) {
+    return !a.empty() && a.front() == '<' ? a : "<" + a + ">";
+}
+
+// Feeds a message to Message the way libmilter does: one call per (unfolded) header, then
+// the body in chunks.
+void feed(std::istream& in, Message& m) {
+    std::string line, name, value;
+    auto flush = [&] {
+        if (!name.empty()) m.header(name, value);
+        name.clear();
+        value.clear();
+    };
+    while (std::getline(in, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty()) break;
+        if ((line[0] == ' ' || line[0] == '\t') && !name.empty()) {
+            value += "\r\n" + line;
+            continue;
+        }
+        flush();
+        auto colon = line.find(':');
+        if (colon == std::string::npos) continue;  // not a header; MTAs would not pass it either
+        name = line.substr(0, colon);
+        value = line.substr(colon + 1);
+        if (!value.empty() && value.front() == ' ') value.erase(0, 1);
+    }
+    flush();
+    std::string chunk(64 * 1024, '\0');
+    std::string pending;
+    while (std::getline(in, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        pending += line + "\r\n";
+        if (pending.size() >= chunk.size()) {
+            m.body(pending);
+            pending.clear();
+        }
+    }
+    m.body(pending);
+}
+
+int parse_args(const Args& args, RenderArgs& r) {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        bool has_value = i + 1 < args.size();
+        if (a == "--json")
+            r.json = true;
+        else if (a == "--from" && has_value)
+            r.from = args[++i];
+        else if (a == "--to" && has_value)
+            r.to.push_back(args[++i]);
+        else if (a == "--client" && has_value)
+            r.client = args[++i];
+        else if (a == "--sasl" && has_value)
+            r.sasl = args[++i];
+        else if ((a == "-" || a.front() != '-') && r.file.empty())
+            r.file = a;
+        else
+            return 2;
+    }
+    return r.to.empty() ? 2 : 0;
+}
+
+}  // namespace
+
+int cmd_render(const Args& argv) {
+    Args args = argv;
+    std::string path = take_config_option(args);
+    RenderArgs r;
+    if (parse_args(args, r) != 0) {
+        fmt::print(stderr, "{}", kRenderUsage);
+        return 2;
+    }
+    ConfigLoad load = load_config(path, /*skip_secrets=*/true);
+    for (const auto& e : load.errors) fmt::print(stderr, "{}\n", e);
+    if (!load.config) return 1;
+    const Config& cfg = *load.config;
+    log::init(LogTo::Nowhere, false);
+    message_text_init();
+
+    auto client = IpAddress::parse(r.client);
+    if (!client) {
+        fmt::print(stderr, "sms-milter render: \"{}\" is not an IP address\n", r.client);
+        return 2;
+    }
+    Envelope env{client, bracketed(r.from), r.sasl};
+    Message message(load.config, env);
+    std::vector<RcptDecision> decisions;
+    for (const auto& to : r.to) {
+        decisions.push_back(decide_rcpt(cfg, env, bracketed(to)));
+        message.rcpt(bracketed(to), "render");
+    }
+    if (r.file.empty() || r.file == "-") {
+        feed(std::cin, message);
+    } else {
+        std::ifstream in(r.file, std::ios::binary);
+        if (!in) {
+            fmt::print(stderr, "sms-milter render: cannot open {}\n", r.file);
+            return 1;
+        }
+        feed(in, message);
+    }
+    std::string text = message.sms_text();
+    SegmentCount seg = count_segments(text);
+
+    for (std::size_t i = 0; i < r.to.size(); ++i) {
+        const RcptDecision& d = decisions[i];
+        Reply reply = d.reply;
+        if (d.gateway && reply.action == Reply::Action::Continue && text.empty())
+            reply = replies::no_text();
+        bool sms = d.gateway && reply.action == Reply::Action::Continue;
+        if (r.json) {
+            nlohmann::json j{{"rcpt", bracketed(r.to[i])}};
+            if (!d.gateway) {
+                j["result"] = "ignore";
+            } else if (!sms) {
+                j["result"] = reply.action == Reply::Action::Reject ? "reject" : "tempfail";
+                j["reply"] = reply.str();
+            } else {
+                j.update({{"result", "sms"},
+                          {"number", d.number->e164},
+                          {"region", d.number->region},
+                          {"text", text},
+                          {"encoding", encoding_name(seg.encoding)},
+                          {"segments", seg.segments},
+                          {"units", seg.units}});
+            }
+            fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        } else if (!d.gateway) {
+            fmt::print("{}: not an SMS recipient, delivered as usual\n", bracketed(r.to[i]));
+        } else if (!sms) {
+            fmt::print("{}: {}\n", bracketed(r.to[i]), reply.str());
+        } else {
+            fmt::print("{}: SMS to {} ({}), {}, {} segment{}, {} {}\n", bracketed(r.to[i]),
+                       d.number->e164, d.number->region, encoding_name(seg.encoding), seg.segments,
+                       seg.segments == 1 ? "" : "s", seg.units,
+                       seg.encoding == Encoding::Gsm7 ? "septets" : "UTF-16 units");
+            std::string indented = "    ";
+            for (char c : text) indented += c == '\n' ? std::string("\n    ") : std::string(1, c);
+            fmt::print("{}\n", indented);
+        }
+    }
+    return 0;
+}
+
+}  // namespace smsm
