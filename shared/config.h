@@ -17,6 +17,9 @@ enum class LogTo {
     Nowhere,  // not configurable: for commands like `render` that print their own results
 };
 
+// What to do with a job of uncertain outcome when Twilio's message list cannot be read.
+enum class LookupFailure { Defer, Resend, Fail };
+
 struct Config {
     std::string source;  // the file it was read from
 
@@ -46,6 +49,13 @@ struct Config {
     std::string body_cut_marker;
     std::chrono::seconds minimal_backoff_time{10};
     std::chrono::seconds maximal_backoff_time{300};
+    std::chrono::seconds max_queue_lifetime{5 * 86400};
+    std::chrono::seconds duplicate_window{3600};
+    std::chrono::seconds eom_wait{0};
+    int send_concurrency = 8;
+    LookupFailure lookup_failure_action = LookupFailure::Defer;
+    std::string failure_notice;                 // empty: none; "sender"; or an address
+    std::vector<std::string> sendmail_command;  // argv
 
     LogTo log_to = LogTo::Syslog;
     bool log_full_numbers = false;

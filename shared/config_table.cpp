@@ -196,6 +196,57 @@ const KeyDef kKeys[] = {
      [](Config& c, std::string_view v) { c.minimal_backoff_time = parse_duration(v, 1, 86400); }},
     {"maximal_backoff_time", "5m", "longest retry delay; the delay doubles up to it",
      [](Config& c, std::string_view v) { c.maximal_backoff_time = parse_duration(v, 1, 86400); }},
+    {"max_queue_lifetime", "5d", "how long a job may wait for Twilio before it fails for good",
+     [](Config& c, std::string_view v) {
+         c.max_queue_lifetime = parse_duration(v, 60, 30 * 86400);
+     }},
+    {"duplicate_window", "1h",
+     "how long the same sender, recipient, Message-ID and text are remembered, so that a "
+     "resubmitted "
+     "message texts nobody twice; 0: off",
+     [](Config& c, std::string_view v) { c.duplicate_window = parse_duration(v, 0, 7 * 86400); }},
+    {"eom_wait", "0",
+     "seconds end of message may wait for Twilio's first answer (0: reply once the SMS is queued); "
+     "a "
+     "permanent refusal of every SMS then becomes the SMTP reply",
+     [](Config& c, std::string_view v) { c.eom_wait = parse_duration(v, 0, 240); }},
+    {"send_concurrency", "8",
+     "Twilio requests in flight at once, each over its own reused connection",
+     [](Config& c, std::string_view v) {
+         c.send_concurrency = static_cast<int>(parse_size(v, 1, 64));
+     }},
+    {"lookup_failure_action", "defer",
+     "when a job's outcome is uncertain and Twilio's message list cannot be read: defer (look "
+     "again "
+     "later), resend (risk a duplicate) or fail",
+     [](Config& c, std::string_view v) {
+         if (v == "defer")
+             c.lookup_failure_action = LookupFailure::Defer;
+         else if (v == "resend")
+             c.lookup_failure_action = LookupFailure::Resend;
+         else if (v == "fail")
+             c.lookup_failure_action = LookupFailure::Fail;
+         else
+             bad("expected defer, resend or fail");
+     }},
+    {"failure_notice", "none",
+     "who is mailed when an SMS fails for good: none, sender (the envelope sender) or an address",
+     [](Config& c, std::string_view v) {
+         if (v == "none")
+             c.failure_notice.clear();
+         else if (v == "sender" || (v.find('@') != std::string_view::npos &&
+                                    v.find_first_of(" <>") == std::string_view::npos))
+             c.failure_notice = v;
+         else
+             bad("expected none, sender or an address");
+     }},
+    {"sendmail_command", "/usr/sbin/sendmail",
+     "command (with arguments) that failure notices are piped to",
+     [](Config& c, std::string_view v) {
+         c.sendmail_command = split_list(v);
+         if (c.sendmail_command.empty() || c.sendmail_command[0].front() != '/')
+             bad("expected an absolute path");
+     }},
     {"log_to", "syslog", "syslog (facility mail) or stderr",
      [](Config& c, std::string_view v) {
          if (v == "syslog")
@@ -238,6 +289,11 @@ void finish(Config& c, const std::map<std::string, int, std::less<>>& lines, boo
     need(c.minimal_backoff_time <= c.maximal_backoff_time, "maximal_backoff_time",
          "maximal_backoff_time is less than minimal_backoff_time");
     if (c.allowed_countries.empty()) c.allowed_countries.push_back(c.default_region);
+    if (auto at = c.failure_notice.rfind('@'); at != std::string::npos) {
+        std::string domain = to_lower(c.failure_notice.substr(at + 1));
+        for (const auto& d : c.gateway_domains)
+            need(d != domain, "failure_notice", "failure_notice must not be in a gateway domain");
+    }
 
     if (token != apikey) {
         c.twilio_user = token ? c.twilio_account_sid : c.twilio_api_key_sid;

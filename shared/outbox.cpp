@@ -24,21 +24,31 @@ CREATE TABLE IF NOT EXISTS jobs (
     state        TEXT NOT NULL CHECK (state IN ('queued','sending','sent','deferred','failed')),
     attempts     INTEGER NOT NULL DEFAULT 0,
     next_attempt INTEGER NOT NULL,
+    expires      INTEGER NOT NULL,
+    check_first  INTEGER NOT NULL DEFAULT 0,
     last_error   TEXT NOT NULL DEFAULT '',
     sid          TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs (state, next_attempt);
+CREATE TABLE IF NOT EXISTS dedup (
+    key     TEXT PRIMARY KEY,
+    created INTEGER NOT NULL,
+    job_id  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dedup_created ON dedup (created);
 )";
 
+std::int64_t to_unix(Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
 std::int64_t unix_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch())
-        .count();
+    return to_unix(Clock::now());
 }
 
 class Stmt {
   public:
-    Stmt(sqlite3* db, const char* sql) : db_(db) {
-        if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK)
+    Stmt(sqlite3* db, const std::string& sql) : db_(db) {
+        if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st_, nullptr) != SQLITE_OK)
             throw std::runtime_error(fmt::format("outbox: {}", sqlite3_errmsg(db)));
     }
     ~Stmt() { sqlite3_finalize(st_); }
@@ -56,6 +66,12 @@ class Stmt {
         if (rc == SQLITE_ROW) return true;
         if (rc == SQLITE_DONE) return false;
         throw std::runtime_error(fmt::format("outbox: {}", sqlite3_errmsg(db_)));
+    }
+    // Runs a statement that returns no rows; the number of rows it changed.
+    int run() {
+        while (step()) {
+        }
+        return sqlite3_changes(db_);
     }
     bool is_null(int col) const { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
     std::int64_t integer(int col) const { return sqlite3_column_int64(st_, col); }
@@ -76,12 +92,27 @@ class Stmt {
 };
 
 constexpr const char* kJobColumns =
-    "id, queue_id, sender, rcpt, number, body, state, attempts, last_error, sid";
+    "id, queue_id, sender, rcpt, number, body, state, attempts, last_error, sid, check_first, "
+    "created, "
+    "next_attempt, expires";
 
 Job read_job(const Stmt& s) {
-    return Job{s.integer(0), s.text(1), s.text(2), s.text(3),
-               s.text(4),    s.text(5), s.text(6), static_cast<int>(s.integer(7)),
-               s.text(8),    s.text(9)};
+    Job j;
+    j.id = s.integer(0);
+    j.queue_id = s.text(1);
+    j.sender = s.text(2);
+    j.rcpt = s.text(3);
+    j.number = s.text(4);
+    j.body = s.text(5);
+    j.state = s.text(6);
+    j.attempts = static_cast<int>(s.integer(7));
+    j.last_error = s.text(8);
+    j.sid = s.text(9);
+    j.check_first = s.integer(10) != 0;
+    j.created = s.integer(11);
+    j.next_attempt = s.integer(12);
+    j.expires = s.integer(13);
+    return j;
 }
 
 }  // namespace
@@ -112,32 +143,45 @@ void Outbox::exec(const char* sql) {
     }
 }
 
-std::vector<std::int64_t> Outbox::enqueue(const std::vector<NewJob>& jobs) {
+EnqueueResult Outbox::enqueue(const std::vector<NewJob>& jobs, std::chrono::seconds dedup_window) {
     std::lock_guard lock(mutex_);
-    std::vector<std::int64_t> ids;
+    EnqueueResult result;
     exec("BEGIN IMMEDIATE");
     try {
         std::int64_t now = unix_now();
+        Stmt(db_.get(), "DELETE FROM dedup WHERE created < ?1")
+            .bind(1, now - dedup_window.count())
+            .run();
         for (const auto& j : jobs) {
-            Stmt s(
-                db_.get(),
-                "INSERT INTO jobs (created, updated, queue_id, sender, rcpt, number, body, state, "
-                "next_attempt) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?1)");
-            s.bind(1, now)
-                .bind(2, j.queue_id)
-                .bind(3, j.sender)
-                .bind(4, j.rcpt)
-                .bind(5, j.number)
-                .bind(6, j.body);
-            s.step();
-            ids.push_back(sqlite3_last_insert_rowid(db_.get()));
+            if (!j.dedup_key.empty()) {
+                Stmt seen(db_.get(), "SELECT 1 FROM dedup WHERE key = ?1");
+                if (seen.bind(1, j.dedup_key).step()) {
+                    result.ids.push_back(0);
+                    ++result.duplicates;
+                    continue;
+                }
+            }
+            Stmt s(db_.get(),
+                   "INSERT INTO jobs (created, updated, queue_id, sender, rcpt, number, body, "
+                   "state, next_attempt, "
+                   "expires) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?1, ?7)");
+            s.bind(1, now).bind(2, j.queue_id).bind(3, j.sender).bind(4, j.rcpt).bind(5, j.number);
+            s.bind(6, j.body).bind(7, to_unix(j.expires)).run();
+            std::int64_t id = sqlite3_last_insert_rowid(db_.get());
+            result.ids.push_back(id);
+            if (!j.dedup_key.empty())
+                Stmt(db_.get(), "INSERT INTO dedup (key, created, job_id) VALUES (?1, ?2, ?3)")
+                    .bind(1, j.dedup_key)
+                    .bind(2, now)
+                    .bind(3, id)
+                    .run();
         }
         exec("COMMIT");
     } catch (...) {
         sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
         throw;
     }
-    return ids;
+    return result;
 }
 
 std::optional<Job> Outbox::claim_due() {
@@ -146,13 +190,11 @@ std::optional<Job> Outbox::claim_due() {
            fmt::format("UPDATE jobs SET state = 'sending', attempts = attempts + 1, updated = ?1 "
                        "WHERE id = (SELECT id FROM jobs WHERE state IN ('queued','deferred') "
                        "AND next_attempt <= ?1 ORDER BY next_attempt, id LIMIT 1) RETURNING {}",
-                       kJobColumns)
-               .c_str());
+                       kJobColumns));
     s.bind(1, unix_now());
     std::optional<Job> job;
     if (s.step()) job = read_job(s);
-    while (s.step()) {
-    }
+    s.run();
     return job;
 }
 
@@ -165,35 +207,89 @@ std::optional<Clock::time_point> Outbox::next_due() {
 
 void Outbox::mark_sent(std::int64_t id, const std::string& sid) {
     std::lock_guard lock(mutex_);
-    Stmt s(db_.get(),
-           "UPDATE jobs SET state = 'sent', sid = ?2, last_error = '', updated = ?3 WHERE id = ?1");
-    s.bind(1, id).bind(2, sid).bind(3, unix_now()).step();
+    Stmt(db_.get(),
+         "UPDATE jobs SET state = 'sent', sid = ?2, last_error = '', check_first = 0, updated = ?3 "
+         "WHERE id = ?1")
+        .bind(1, id)
+        .bind(2, sid)
+        .bind(3, unix_now())
+        .run();
 }
 
-void Outbox::mark_deferred(std::int64_t id, Clock::time_point next, const std::string& error) {
+void Outbox::mark_deferred(std::int64_t id, Clock::time_point next, const std::string& error,
+                           bool check_first) {
     std::lock_guard lock(mutex_);
-    Stmt s(db_.get(),
-           "UPDATE jobs SET state = 'deferred', next_attempt = ?2, last_error = ?3, updated = ?4 "
-           "WHERE id = ?1");
-    auto at = std::chrono::duration_cast<std::chrono::seconds>(next.time_since_epoch()).count();
-    s.bind(1, id).bind(2, at).bind(3, error).bind(4, unix_now()).step();
+    Stmt(
+        db_.get(),
+        "UPDATE jobs SET state = 'deferred', next_attempt = ?2, last_error = ?3, check_first = ?4, "
+        "updated = ?5 WHERE id = ?1")
+        .bind(1, id)
+        .bind(2, to_unix(next))
+        .bind(3, error)
+        .bind(4, check_first ? 1 : 0)
+        .bind(5, unix_now())
+        .run();
 }
 
 void Outbox::mark_failed(std::int64_t id, const std::string& error) {
     std::lock_guard lock(mutex_);
-    Stmt s(db_.get(),
-           "UPDATE jobs SET state = 'failed', last_error = ?2, updated = ?3 WHERE id = ?1");
-    s.bind(1, id).bind(2, error).bind(3, unix_now()).step();
+    Stmt(db_.get(), "UPDATE jobs SET state = 'failed', last_error = ?2, updated = ?3 WHERE id = ?1")
+        .bind(1, id)
+        .bind(2, error)
+        .bind(3, unix_now())
+        .run();
 }
 
-std::vector<Job> Outbox::interrupted() {
+int Outbox::recover_interrupted() {
     std::lock_guard lock(mutex_);
-    Stmt s(db_.get(),
-           fmt::format("SELECT {} FROM jobs WHERE state = 'sending' ORDER BY id", kJobColumns)
-               .c_str());
+    return Stmt(db_.get(),
+                "UPDATE jobs SET state = 'deferred', check_first = 1, next_attempt = ?1, updated = "
+                "?1, "
+                "last_error = 'interrupted while sending' WHERE state = 'sending'")
+        .bind(1, unix_now())
+        .run();
+}
+
+std::vector<Job> Outbox::list(std::size_t limit) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_.get(), fmt::format("SELECT {} FROM jobs ORDER BY id DESC LIMIT ?1", kJobColumns));
+    s.bind(1, static_cast<std::int64_t>(limit));
     std::vector<Job> jobs;
     while (s.step()) jobs.push_back(read_job(s));
     return jobs;
+}
+
+std::optional<Job> Outbox::get(std::int64_t id) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_.get(), fmt::format("SELECT {} FROM jobs WHERE id = ?1", kJobColumns));
+    s.bind(1, id);
+    if (!s.step()) return std::nullopt;
+    return read_job(s);
+}
+
+bool Outbox::retry_now(std::int64_t id) {
+    std::lock_guard lock(mutex_);
+    return Stmt(db_.get(),
+                "UPDATE jobs SET state = 'deferred', next_attempt = ?2, updated = ?2 "
+                "WHERE id = ?1 AND state IN ('deferred','failed')")
+               .bind(1, id)
+               .bind(2, unix_now())
+               .run() == 1;
+}
+
+bool Outbox::drop(std::int64_t id) {
+    std::lock_guard lock(mutex_);
+    return Stmt(db_.get(), "DELETE FROM jobs WHERE id = ?1 AND state != 'sending'")
+               .bind(1, id)
+               .run() == 1;
+}
+
+std::map<std::string, std::int64_t> Outbox::count_by_state() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_.get(), "SELECT state, COUNT(*) FROM jobs GROUP BY state");
+    std::map<std::string, std::int64_t> counts;
+    while (s.step()) counts[s.text(0)] = s.integer(1);
+    return counts;
 }
 
 }  // namespace smsm

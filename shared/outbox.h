@@ -1,11 +1,20 @@
 // The durable outbox: one SQLite row per SMS job, committed (WAL, synchronous=FULL) before
-// the milter answers end of message. States: queued -> sending -> sent | deferred | failed.
+// the milter answers end of message. States:
+//
+//   queued -> sending -> sent
+//                     -> deferred -> sending ...   (retry, or check Twilio first)
+//                     -> failed                    (permanent, expired, or dropped policy)
+//
+// A job whose request may have reached Twilio (5xx, timeout, crash while sending) is deferred
+// with check_first set: the sender looks it up in Twilio's message list before any resend.
+// The dedup table remembers which (sender, recipient, Message-ID, text) were queued recently.
 #pragma once
 
 #include <sqlite3.h>
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,9 +28,11 @@ using Clock = std::chrono::system_clock;
 struct NewJob {
     std::string queue_id;
     std::string sender;
-    std::string rcpt;    // the RCPT argument as received
-    std::string number;  // E.164
-    std::string body;    // SMS text
+    std::string rcpt;             // the RCPT argument as received
+    std::string number;           // E.164
+    std::string body;             // SMS text
+    std::string dedup_key;        // empty: no deduplication
+    Clock::time_point expires{};  // end of the queue lifetime
 };
 
 struct Job {
@@ -35,6 +46,16 @@ struct Job {
     int attempts = 0;
     std::string last_error;
     std::string sid;
+    bool check_first = false;
+    std::int64_t created = 0;  // unix seconds
+    std::int64_t next_attempt = 0;
+    std::int64_t expires = 0;
+};
+
+// What enqueue did with each job: its id, or 0 when it was a duplicate.
+struct EnqueueResult {
+    std::vector<std::int64_t> ids;
+    std::size_t duplicates = 0;
 };
 
 class Outbox {
@@ -42,20 +63,29 @@ class Outbox {
     // Opens (creating if needed) STATE_DIRECTORY/outbox.db. Throws std::runtime_error.
     explicit Outbox(const std::string& state_directory);
 
-    // All jobs of one message in one transaction; throws when it cannot commit.
-    std::vector<std::int64_t> enqueue(const std::vector<NewJob>& jobs);
+    // All jobs of one message in one transaction; a job whose dedup key was queued within
+    // dedup_window is skipped. Throws when it cannot commit.
+    EnqueueResult enqueue(const std::vector<NewJob>& jobs, std::chrono::seconds dedup_window);
 
     // Takes the next due job (queued, or deferred with its time come) and marks it sending.
     std::optional<Job> claim_due();
-    // When the next deferred job falls due, if any.
+    // When the next queued or deferred job falls due, if any.
     std::optional<Clock::time_point> next_due();
 
     void mark_sent(std::int64_t id, const std::string& sid);
-    void mark_deferred(std::int64_t id, Clock::time_point next, const std::string& error);
+    void mark_deferred(std::int64_t id, Clock::time_point next, const std::string& error,
+                       bool check_first);
     void mark_failed(std::int64_t id, const std::string& error);
 
-    // Jobs left in `sending` by a crash; their outcome is unknown.
-    std::vector<Job> interrupted();
+    // After a crash: jobs left in `sending` become deferred, due now, with check_first set.
+    int recover_interrupted();
+
+    // For `sms-milter queue`.
+    std::vector<Job> list(std::size_t limit);
+    std::optional<Job> get(std::int64_t id);
+    bool retry_now(std::int64_t id);  // deferred or failed -> due now
+    bool drop(std::int64_t id);
+    std::map<std::string, std::int64_t> count_by_state();
 
   private:
     struct Closer {

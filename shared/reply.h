@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace smsm {
 
@@ -45,6 +46,15 @@ inline Reply no_text() {
 }
 inline Reply internal() {
     return Reply::tempfail("451", "4.3.0", "SMS gateway temporarily unavailable, try again later");
+}
+// Every SMS of a message refused for good by Twilio while end of message waited (eom_wait).
+inline Reply twilio_refused(int code, std::string_view error) {
+    std::string text = "SMS refused by Twilio";
+    if (code) text += " (error " + std::to_string(code) + ")";
+    text += ": ";
+    for (char c : error.substr(0, 200)) text.push_back(c == '%' || c < 0x20 || c > 0x7e ? '?' : c);
+    bool bad_number = code == 21211 || code == 21612 || code == 21614;
+    return Reply::reject(bad_number ? "5.1.1" : "5.7.1", std::move(text));
 }
 inline Reply not_queued() {
     return Reply::tempfail("451", "4.3.0", "Cannot queue SMS now, try again later");

@@ -1,7 +1,10 @@
-// The sender worker: outbox -> Twilio -> outbox.
+// The sender workers: outbox -> Twilio -> outbox.
 #include "shared/sender.h"
 
+#include <random>
+
 #include "shared/log.h"
+#include "shared/notice.h"
 #include "shared/strings.h"
 
 namespace smsm {
@@ -10,6 +13,16 @@ namespace {
 constexpr auto kIdleWait = std::chrono::seconds(60);
 constexpr auto kStoreErrorWait = std::chrono::seconds(5);
 constexpr auto kAuthComplaintInterval = std::chrono::minutes(1);
+constexpr auto kProgressInterval = std::chrono::seconds(10);
+constexpr auto kLookupSlack = std::chrono::minutes(2);  // clock skew between us and Twilio
+
+// Up to 20% more, so that jobs deferred together do not retry together (never less: a
+// Retry-After from Twilio is a minimum).
+std::chrono::seconds with_jitter(std::chrono::seconds d) {
+    thread_local std::mt19937 rng{std::random_device{}()};
+    std::uniform_int_distribution<long> extra(0, d.count() / 5);
+    return d + std::chrono::seconds(extra(rng));
+}
 }  // namespace
 
 std::chrono::seconds backoff_delay(const Config& cfg, int attempts,
@@ -22,14 +35,13 @@ std::chrono::seconds backoff_delay(const Config& cfg, int attempts,
 }
 
 void Sender::start() {
-    for (const Job& job : outbox_.interrupted()) {
-        // Twilio may or may not have this one; sending again could text twice.
-        outbox_.mark_failed(job.id, "outcome unknown: interrupted while sending; not resent");
-        log::warning(log::Qid{job.queue_id},
-                     "to={}, status=failed (interrupted while sending; not resent)",
-                     log::number(job.number));
-    }
-    thread_ = std::thread([this] { run(); });
+    if (int n = outbox_.recover_interrupted(); n > 0)
+        log::warning(
+            "{} job(s) were being sent when the daemon stopped; Twilio will be asked before any "
+            "resend",
+            n);
+    int n = config_.get()->send_concurrency;
+    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { worker(); });
 }
 
 void Sender::stop() {
@@ -37,19 +49,22 @@ void Sender::stop() {
         std::lock_guard lock(mutex_);
         stopping_ = true;
     }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
+    work_cv_.notify_all();
+    answer_cv_.notify_all();
+    for (auto& t : threads_)
+        if (t.joinable()) t.join();
+    threads_.clear();
 }
 
 void Sender::wake() {
     {
         std::lock_guard lock(mutex_);
-        woken_ = true;
+        ++generation_;
     }
-    cv_.notify_all();
+    work_cv_.notify_all();
 }
 
-void Sender::wait_for_work() {
+void Sender::wait_for_work(std::uint64_t seen) {
     auto until = Clock::now() + kIdleWait;
     try {
         if (auto due = outbox_.next_due()) until = std::min(until, *due);
@@ -58,17 +73,18 @@ void Sender::wait_for_work() {
         until = Clock::now() + kStoreErrorWait;
     }
     std::unique_lock lock(mutex_);
-    cv_.wait_until(lock, until, [this] { return stopping_ || woken_; });
-    woken_ = false;
+    work_cv_.wait_until(lock, until, [&] { return stopping_ || generation_ != seen; });
 }
 
-void Sender::run() {
+void Sender::worker() {
     std::shared_ptr<const Config> client_cfg;
     std::unique_ptr<TwilioClient> client;
     for (;;) {
+        std::uint64_t seen;
         {
             std::lock_guard lock(mutex_);
             if (stopping_) return;
+            seen = generation_;
         }
         auto cfg = config_.get();
         try {
@@ -83,48 +99,177 @@ void Sender::run() {
         } catch (const std::exception& e) {
             log::error("sender: {}", e.what());
         }
-        wait_for_work();
+        wait_for_work(seen);
     }
 }
 
 void Sender::handle(const Job& job, TwilioClient& client, const Config& cfg) {
+    if (Clock::now() > Clock::time_point(std::chrono::seconds(job.expires))) {
+        fail(job, cfg, "queue lifetime exceeded: " + job.last_error, 0);
+        return;
+    }
+    if (job.check_first && !check_before_resend(job, client, cfg)) return;
+    send(job, client, cfg);
+}
+
+// A job whose last request may have reached Twilio: true when it is to be sent (again).
+bool Sender::check_before_resend(const Job& job, TwilioClient& client, const Config& cfg) {
     log::Qid q{job.queue_id};
-    std::string to = log::number(job.number);
+    auto since = Clock::time_point(std::chrono::seconds(job.created)) - kLookupSlack;
+    LookupResult found = client.find_message(job.number, job.body, since);
+    switch (found.kind) {
+        case LookupResult::Kind::Found:
+            outbox_.mark_sent(job.id, found.sid);
+            log::info(q,
+                      "to={}, from=<{}>, status=sent, sid={} (found at Twilio after an uncertain "
+                      "outcome)",
+                      log::number(job.number), printable(job.sender), printable(found.sid, 64));
+            answered(job, {});
+            return false;
+        case LookupResult::Kind::NotFound:
+            log::info(q, "to={}, not found at Twilio after an uncertain outcome; sending",
+                      log::number(job.number));
+            return true;
+        case LookupResult::Kind::Error:
+            break;
+    }
+    std::string why = "cannot check Twilio's message list: " + found.error;
+    switch (cfg.lookup_failure_action) {
+        case LookupFailure::Resend:
+            log::warning(q, "to={}, {}; resending as configured", log::number(job.number),
+                         printable(why));
+            return true;
+        case LookupFailure::Fail:
+            fail(job, cfg, why, 0);
+            return false;
+        case LookupFailure::Defer:
+            defer(job, cfg, backoff_delay(cfg, job.attempts, std::nullopt), why, true);
+            return false;
+    }
+    return false;
+}
+
+void Sender::send(const Job& job, TwilioClient& client, const Config& cfg) {
+    log::Qid q{job.queue_id};
     SendResult r = client.send(job.number, job.body);
     switch (r.kind) {
         case SendResult::Kind::Sent:
             outbox_.mark_sent(job.id, r.sid);
-            log::info(q, "to={}, from=<{}>, status=sent, sid={}, segments={}, attempts={}", to,
-                      printable(job.sender), printable(r.sid, 64), r.segments, job.attempts);
+            log::info(q, "to={}, from=<{}>, status=sent, sid={}, segments={}, attempts={}",
+                      log::number(job.number), printable(job.sender), printable(r.sid, 64),
+                      r.segments, job.attempts);
+            answered(job, {});
             return;
         case SendResult::Kind::Permanent:
-            outbox_.mark_failed(job.id, r.error);
-            log::info(q, "to={}, from=<{}>, status=failed ({})", to, printable(job.sender),
-                      printable(r.error));
+            fail(job, cfg, r.error, r.code);
             return;
         case SendResult::Kind::Ambiguous:
-            // Twilio may have created the message: never resend blindly.
-            outbox_.mark_failed(job.id, "outcome unknown, not resent: " + r.error);
-            log::warning(q, "to={}, from=<{}>, status=failed (outcome unknown, not resent: {})", to,
-                         printable(job.sender), printable(r.error));
+            // Twilio may have created the message: look before any resend.
+            defer(job, cfg, cfg.minimal_backoff_time, "outcome unknown: " + r.error, true);
             return;
-        case SendResult::Kind::AuthError:
+        case SendResult::Kind::AuthError: {
+            std::lock_guard lock(mutex_);
             if (Clock::now() - last_auth_complaint_ > kAuthComplaintInterval) {
                 last_auth_complaint_ = Clock::now();
                 log::error(
-                    "Twilio rejected the credentials ({}); check twilio_account_sid and the "
-                    "secret file; jobs stay queued",
+                    "Twilio rejected the credentials ({}); check twilio_account_sid and the secret "
+                    "file; "
+                    "jobs stay queued",
                     printable(r.error));
             }
-            [[fallthrough]];
-        case SendResult::Kind::Retry: {
-            auto delay = backoff_delay(cfg, job.attempts, r.retry_after);
-            outbox_.mark_deferred(job.id, Clock::now() + delay, r.error);
-            log::info(q, "to={}, from=<{}>, status=deferred, attempts={}, delay={}s ({})", to,
-                      printable(job.sender), job.attempts, delay.count(), printable(r.error));
-            return;
+            break;
+        }
+        case SendResult::Kind::Retry:
+            break;
+    }
+    defer(job, cfg, backoff_delay(cfg, job.attempts, r.retry_after), r.error, false);
+}
+
+void Sender::defer(const Job& job, const Config& cfg, std::chrono::seconds delay,
+                   const std::string& error, bool check_first) {
+    auto next = Clock::now() + with_jitter(delay);
+    if (next > Clock::time_point(std::chrono::seconds(job.expires))) {
+        fail(job, cfg, "queue lifetime exceeded: " + error, 0);
+        return;
+    }
+    outbox_.mark_deferred(job.id, next, error, check_first);
+    log::info(log::Qid{job.queue_id},
+              "to={}, from=<{}>, status=deferred, attempts={}, delay={}s ({})",
+              log::number(job.number), printable(job.sender), job.attempts,
+              std::chrono::duration_cast<std::chrono::seconds>(next - Clock::now()).count(),
+              printable(error));
+    answered(job, {false, 0, error});
+}
+
+void Sender::fail(const Job& job, const Config& cfg, const std::string& error, int code) {
+    outbox_.mark_failed(job.id, error);
+    log::info(log::Qid{job.queue_id}, "to={}, from=<{}>, status=failed ({})",
+              log::number(job.number), printable(job.sender), printable(error));
+    bool watched;
+    {
+        std::lock_guard lock(mutex_);
+        watched = watched_.count(job.id) != 0;
+        if (watched) owed_notices_[job.id] = error;
+    }
+    answered(job, {true, code, error});
+    if (!watched) send_failure_notice(cfg, job, error);
+}
+
+void Sender::answered(const Job& job, FirstAnswer answer) {
+    {
+        std::lock_guard lock(mutex_);
+        auto it = watched_.find(job.id);
+        if (it == watched_.end() || it->second) return;
+        it->second = std::move(answer);
+    }
+    answer_cv_.notify_all();
+}
+
+void Sender::watch(const std::vector<std::int64_t>& ids) {
+    std::lock_guard lock(mutex_);
+    for (auto id : ids) watched_.emplace(id, std::nullopt);
+}
+
+std::map<std::int64_t, FirstAnswer> Sender::wait_first_answers(
+    const std::vector<std::int64_t>& ids, std::chrono::steady_clock::time_point deadline,
+    const std::function<void()>& progress) {
+    std::map<std::int64_t, FirstAnswer> answers;
+    std::unique_lock lock(mutex_);
+    auto all_answered = [&] {
+        for (auto id : ids)
+            if (auto it = watched_.find(id); it == watched_.end() || !it->second) return false;
+        return true;
+    };
+    while (!stopping_ && !all_answered() && std::chrono::steady_clock::now() < deadline) {
+        auto until = std::min(deadline, std::chrono::steady_clock::now() + kProgressInterval);
+        if (!answer_cv_.wait_until(lock, until, [&] { return stopping_ || all_answered(); })) {
+            lock.unlock();
+            progress();
+            lock.lock();
         }
     }
+    for (auto id : ids)
+        if (auto it = watched_.find(id); it != watched_.end() && it->second)
+            answers[id] = *it->second;
+    return answers;
+}
+
+void Sender::release(const std::vector<std::int64_t>& ids, bool notify) {
+    std::map<std::int64_t, std::string> owed;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto id : ids) {
+            watched_.erase(id);
+            if (auto it = owed_notices_.find(id); it != owed_notices_.end()) {
+                owed.insert(*it);
+                owed_notices_.erase(it);
+            }
+        }
+    }
+    if (!notify || owed.empty()) return;
+    auto cfg = config_.get();
+    for (const auto& [id, reason] : owed)
+        if (auto job = outbox_.get(id)) send_failure_notice(*cfg, *job, reason);
 }
 
 }  // namespace smsm

@@ -1,12 +1,19 @@
-// The sender: one worker thread that takes due jobs from the outbox, hands them to Twilio
-// and records the outcome (sent, deferred with backoff, or failed).
+// The sender: send_concurrency worker threads, each with its own Twilio client (and so its
+// own reused TLS connection), take due jobs from the outbox and record the outcome: sent,
+// deferred with backoff, or failed (with a notice when configured). Jobs of uncertain
+// outcome are looked up in Twilio's message list before any resend.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
+#include <vector>
 
 #include "shared/config_holder.h"
 #include "shared/outbox.h"
@@ -19,6 +26,13 @@ namespace smsm {
 std::chrono::seconds backoff_delay(const Config& cfg, int attempts,
                                    std::optional<std::chrono::seconds> retry_after);
 
+// The first answer for a job, for end of message with eom_wait.
+struct FirstAnswer {
+    bool permanent_failure = false;
+    int code = 0;
+    std::string error;
+};
+
 class Sender {
   public:
     Sender(ConfigHolder& config, Outbox& outbox) : config_(config), outbox_(outbox) {}
@@ -30,18 +44,37 @@ class Sender {
     void stop();
     void wake();  // new jobs are due
 
+    // eom_wait: watch() the jobs before wake(), then wait_first_answers() until each has its
+    // first answer or the deadline passes, calling progress about every 10 s. Jobs that fail
+    // for good while watched get no failure notice; release() sends the notices that are
+    // still owed (notify = true) or drops them (the SMTP reply told the client instead).
+    void watch(const std::vector<std::int64_t>& ids);
+    std::map<std::int64_t, FirstAnswer> wait_first_answers(
+        const std::vector<std::int64_t>& ids, std::chrono::steady_clock::time_point deadline,
+        const std::function<void()>& progress);
+    void release(const std::vector<std::int64_t>& ids, bool notify);
+
   private:
-    void run();
+    void worker();
     void handle(const Job& job, TwilioClient& client, const Config& cfg);
-    void wait_for_work();
+    bool check_before_resend(const Job& job, TwilioClient& client, const Config& cfg);
+    void send(const Job& job, TwilioClient& client, const Config& cfg);
+    void defer(const Job& job, const Config& cfg, std::chrono::seconds delay,
+               const std::string& error, bool check_first);
+    void fail(const Job& job, const Config& cfg, const std::string& error, int code);
+    void answered(const Job& job, FirstAnswer answer);
+    void wait_for_work(std::uint64_t seen);
 
     ConfigHolder& config_;
     Outbox& outbox_;
     std::mutex mutex_;
-    std::condition_variable cv_;
+    std::condition_variable work_cv_;
+    std::condition_variable answer_cv_;
     bool stopping_ = false;
-    bool woken_ = false;
-    std::thread thread_;
+    std::uint64_t generation_ = 0;  // bumped by wake()
+    std::vector<std::thread> threads_;
+    std::map<std::int64_t, std::optional<FirstAnswer>> watched_;
+    std::map<std::int64_t, std::string> owed_notices_;  // job id -> failure reason
     Clock::time_point last_auth_complaint_{};
 };
 

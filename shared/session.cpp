@@ -2,6 +2,8 @@
 // text, durable jobs, then which recipients to remove and whether to discard.
 #include "shared/session.h"
 
+#include <openssl/sha.h>
+
 #include <algorithm>
 
 #include "shared/log.h"
@@ -12,6 +14,18 @@ namespace smsm {
 
 namespace {
 constexpr std::size_t kMaxSmsRcpts = 1000;
+
+// Identifies "the same SMS from the same message" across client resubmissions, whose queue
+// IDs differ: SHA-256 over envelope sender, number, Message-ID and text.
+std::string dedup_key(const std::string& sender, const std::string& number,
+                      const std::string& message_id, const std::string& text) {
+    std::string material = to_lower(sender) + '\0' + number + '\0' + message_id + '\0' + text;
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(material.data()), material.size(), digest);
+    std::string hex;
+    for (unsigned char b : digest) hex += fmt::format("{:02x}", b);
+    return hex;
+}
 constexpr std::size_t kMaxHeaders = 1000;
 constexpr std::size_t kMaxHeaderBytes = 256 * 1024;
 }  // namespace
@@ -50,6 +64,8 @@ void Message::header(std::string_view name, std::string_view value) {
         return;
     }
     raw_.append(name).append(": ").append(value).append("\r\n");
+    if (message_id_.empty() && iequals(name, "Message-ID"))
+        message_id_ = trim(value).substr(0, 998);
 }
 
 void Message::body(std::string_view chunk) {
@@ -84,23 +100,36 @@ EomOutcome Message::end(std::string_view qid, Outbox& outbox) {
                   printable(bare_sender()));
         return out;
     }
+    auto expires = Clock::now() + cfg_->max_queue_lifetime;
     std::vector<NewJob> jobs;
     for (const auto& r : sms_) {
         bool dup = std::any_of(jobs.begin(), jobs.end(),
                                [&](const NewJob& j) { return j.number == r.number; });
-        if (!dup) jobs.push_back({std::string(qid), bare_sender(), r.raw, r.number, text});
+        if (dup) continue;
+        std::string key = cfg_->duplicate_window.count() > 0
+                              ? dedup_key(bare_sender(), r.number, message_id_, text)
+                              : "";
+        jobs.push_back({std::string(qid), bare_sender(), r.raw, r.number, text, key, expires});
     }
     try {
-        auto ids = outbox.enqueue(jobs);
-        for (std::size_t i = 0; i < jobs.size(); ++i)
+        EnqueueResult queued = outbox.enqueue(jobs, cfg_->duplicate_window);
+        for (std::size_t i = 0; i < jobs.size(); ++i) {
+            if (queued.ids[i] == 0) {
+                log::info(q,
+                          "to={}, from=<{}>, status=duplicate (queued before within "
+                          "duplicate_window; not sent again)",
+                          log::number(jobs[i].number), printable(jobs[i].sender));
+                continue;
+            }
+            out.job_ids.push_back(queued.ids[i]);
             log::info(q, "to={}, from=<{}>, status=queued, job={}", log::number(jobs[i].number),
-                      printable(jobs[i].sender), ids[i]);
+                      printable(jobs[i].sender), queued.ids[i]);
+        }
     } catch (const std::exception& e) {
         log::error(q, "cannot queue SMS: {}", e.what());
         out.reply = replies::not_queued();
         return out;
     }
-    out.jobs = jobs.size();
     for (const auto& r : sms_) out.remove.push_back(r.raw);
     if (ordinary_ == 0) out.reply.action = Reply::Action::Discard;
     return out;

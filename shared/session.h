@@ -17,9 +17,9 @@
 namespace smsm {
 
 struct EomOutcome {
-    Reply reply;                      // Continue, Discard, Reject or Tempfail
-    std::vector<std::string> remove;  // RCPT arguments to delete, exactly as received
-    std::size_t jobs = 0;             // SMS jobs committed to the outbox
+    Reply reply;                        // Continue, Discard, Reject or Tempfail
+    std::vector<std::string> remove;    // RCPT arguments to delete, exactly as received
+    std::vector<std::int64_t> job_ids;  // SMS jobs committed to the outbox by this message
 };
 
 class Message {
@@ -28,6 +28,7 @@ class Message {
 
     Reply rcpt(std::string_view raw, std::string_view qid);
     bool has_sms() const { return !sms_.empty(); }
+    const Config& config() const { return *cfg_; }
     void header(std::string_view name, std::string_view value);
     void body(std::string_view chunk);
     EomOutcome end(std::string_view qid, Outbox& outbox);
@@ -49,6 +50,7 @@ class Message {
     std::size_t ordinary_ = 0;
     std::string raw_;  // captured headers and body
     std::size_t headers_ = 0;
+    std::string message_id_;
     bool in_body_ = false;
     bool cut_ = false;
 };

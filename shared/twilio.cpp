@@ -4,7 +4,11 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <ctime>
 #include <stdexcept>
+#include "shared/strings.h"
 
 namespace smsm {
 
@@ -34,6 +38,22 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
         if (secs > 0 && secs < 86400) c->retry_after = std::chrono::seconds(secs);
     }
     return size * n;
+}
+
+struct Upload {
+    std::string_view rest;
+};
+
+size_t on_read(char* buf, size_t size, size_t n, void* user) {
+    auto* u = static_cast<Upload*>(user);
+    std::size_t len = std::min(size * n, u->rest.size());
+    std::copy_n(u->rest.data(), len, buf);
+    u->rest.remove_prefix(len);
+    return len;
+}
+
+int no_seek(void*, curl_off_t, int) {
+    return CURL_SEEKFUNC_CANTSEEK;
 }
 
 std::string escape(CURL* c, const std::string& s) {
@@ -70,6 +90,23 @@ bool request_never_sent(CURLcode rc) {
 }
 
 }  // namespace
+
+std::optional<std::chrono::system_clock::time_point> parse_rfc2822_date(const std::string& text) {
+    // "Wed, 25 Nov 2026 19:00:00 +0000" (Twilio) or "... GMT".
+    struct tm tm {};
+    const char* rest = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S", &tm);
+    if (!rest) return std::nullopt;
+    std::string_view zone = trim(rest);
+    long offset = 0;
+    if (zone.size() == 5 && (zone[0] == '+' || zone[0] == '-') &&
+        zone.find_first_not_of("0123456789", 1) == std::string_view::npos) {
+        long hhmm = std::strtol(std::string(zone.substr(1)).c_str(), nullptr, 10);
+        offset = (hhmm / 100 * 3600 + hhmm % 100 * 60) * (zone[0] == '-' ? -1 : 1);
+    } else if (zone != "GMT" && zone != "UTC" && zone != "Z") {
+        return std::nullopt;
+    }
+    return std::chrono::system_clock::from_time_t(timegm(&tm) - offset);
+}
 
 const char* kind_name(SendResult::Kind k) {
     switch (k) {
@@ -157,9 +194,46 @@ SendResult TwilioClient::verify_credentials() {
     return perform(fmt::format("{}/2010-04-01/Accounts/{}.json", base_url_, account_sid_), nullptr);
 }
 
-SendResult TwilioClient::perform(const std::string& url, const std::string* post_fields) {
+LookupResult match_message_list(const std::string& json_body, const std::string& body,
+                                std::chrono::system_clock::time_point since) {
+    LookupResult r;
+    auto json = nlohmann::json::parse(json_body, nullptr, false);
+    auto list = json.is_object() ? json.find("messages") : json.end();
+    if (!json.is_object() || list == json.end() || !list->is_array()) {
+        r.error = "unexpected message list";
+        return r;
+    }
+    for (const auto& m : *list) {
+        if (!m.is_object() || m.value("body", "") != body) continue;
+        auto at = parse_rfc2822_date(m.value("date_created", ""));
+        if (!at) continue;
+        if (*at < since) continue;
+        r.kind = LookupResult::Kind::Found;
+        r.sid = m.value("sid", "");
+        return r;
+    }
+    r.kind = LookupResult::Kind::NotFound;
+    return r;
+}
+
+LookupResult TwilioClient::find_message(const std::string& to, const std::string& body,
+                                        std::chrono::system_clock::time_point since) {
+    CURL* c = curl_.get();
+    std::string url = fmt::format("{}/2010-04-01/Accounts/{}/Messages.json?To={}&PageSize=50",
+                                  base_url_, account_sid_, escape(c, to));
+    if (service_sid_.empty()) url += "&From=" + escape(c, from_);
+    std::string response;
+    SendResult r = perform(url, nullptr, &response);
+    if (r.kind != SendResult::Kind::Sent)
+        return LookupResult{LookupResult::Kind::Error, "", r.error};
+    return match_message_list(response, body, since);
+}
+
+SendResult TwilioClient::perform(const std::string& url, const std::string* post_fields,
+                                 std::string* response) {
     CURL* c = curl_.get();
     Captured cap;
+    Upload upload{post_fields ? std::string_view(*post_fields) : std::string_view()};
     char errbuf[CURL_ERROR_SIZE] = {};
     curl_easy_reset(c);  // keeps the connection cache
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
@@ -184,8 +258,15 @@ SendResult TwilioClient::perform(const std::string& url, const std::string* post
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &cap);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     if (post_fields) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(post_fields->size()));
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, post_fields->c_str());
+        // The body goes through a read callback that cannot rewind: libcurl then never resends
+        // a POST on its own after a reused connection died mid-request (Twilio may already
+        // have created the message); it fails with CURLE_SEND_FAIL_REWIND instead.
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                         static_cast<curl_off_t>(post_fields->size()));
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(c, CURLOPT_READDATA, &upload);
+        curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, no_seek);
     }
     CURLcode rc = curl_easy_perform(c);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
@@ -200,6 +281,7 @@ SendResult TwilioClient::perform(const std::string& url, const std::string* post
     }
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (response) *response = cap.body;
     return classify_response(status, cap.body, cap.retry_after);
 }
 

@@ -39,18 +39,38 @@ const char* kind_name(SendResult::Kind k);
 SendResult classify_response(long http_status, const std::string& body,
                              std::optional<std::chrono::seconds> retry_after);
 
+// The answer to "did Twilio already create this message?" after an uncertain outcome.
+struct LookupResult {
+    enum class Kind { Found, NotFound, Error };
+    Kind kind = Kind::Error;
+    std::string sid;
+    std::string error;
+};
+
+// Parses Twilio's RFC 2822 dates ("Wed, 25 Nov 2026 19:00:00 +0000"; GMT and UTC too).
+std::optional<std::chrono::system_clock::time_point> parse_rfc2822_date(const std::string& text);
+
+// Finds, in one page of Twilio's message list for `to`, a message with exactly this body
+// created at or after `since`. Exposed for unit tests.
+LookupResult match_message_list(const std::string& json_body, const std::string& body,
+                                std::chrono::system_clock::time_point since);
+
 class TwilioClient {
   public:
     explicit TwilioClient(const Config& cfg);
     SendResult send(const std::string& to, const std::string& body);
     // GET the account resource: true when the credentials work.
     SendResult verify_credentials();
+    // Looks for a message to `to` with this body created since `since` (Twilio's list API).
+    LookupResult find_message(const std::string& to, const std::string& body,
+                              std::chrono::system_clock::time_point since);
 
   private:
     struct CurlDeleter {
         void operator()(CURL* c) const { curl_easy_cleanup(c); }
     };
-    SendResult perform(const std::string& url, const std::string* post_fields);
+    SendResult perform(const std::string& url, const std::string* post_fields,
+                       std::string* response = nullptr);
 
     std::string account_sid_, user_, secret_, from_, service_sid_, base_url_, ca_file_;
     long timeout_s_;

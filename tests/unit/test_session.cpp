@@ -42,7 +42,7 @@ TEST_CASE("SMS-only message: jobs committed, recipients removed, message discard
     m.body("db1 at 99%\r\n");
     EomOutcome out = m.end("Q1", outbox);
     CHECK(out.reply.action == Reply::Action::Discard);
-    CHECK(out.jobs == 2);  // the same number twice is texted once
+    CHECK(out.job_ids.size() == 2);  // the same number twice is texted once
     CHECK(out.remove == std::vector<std::string>{"<4155550123@SMS.example.com>",
                                                  "<+14155550123@sms.example.com>",
                                                  "<2125550123@sms.example.com>"});
@@ -101,22 +101,71 @@ TEST_CASE("an outbox that cannot commit: 451 4.3.0, nothing removed") {
     ::chmod(d.path().c_str(), 0700);
     CHECK(out.reply.str() == "451 4.3.0 Cannot queue SMS now, try again later");
     CHECK(out.remove.empty());
-    CHECK(out.jobs == 0);
+    CHECK(out.job_ids.empty());
 }
 
 TEST_CASE("the outbox keeps state across reopen and defers by time") {
     test::TempDir d;
+    auto later = Clock::now() + std::chrono::hours(1);
     {
         Outbox outbox(d.path());
-        auto ids = outbox.enqueue({{"Q", "s@x", "<1@sms>", "+14155550123", "hi"}});
-        REQUIRE(ids.size() == 1);
+        auto queued = outbox.enqueue({{"Q", "s@x", "<1@sms>", "+14155550123", "hi", "", later}},
+                                     std::chrono::hours(1));
+        REQUIRE(queued.ids.size() == 1);
         auto job = outbox.claim_due();
         REQUIRE(job);
-        outbox.mark_deferred(job->id, Clock::now() + std::chrono::hours(1), "HTTP 429");
+        CHECK_FALSE(outbox.claim_due());  // one claim per job
+        outbox.mark_deferred(job->id, later, "HTTP 429", false);
         CHECK_FALSE(outbox.claim_due());
         REQUIRE(outbox.next_due());
+        CHECK(outbox.retry_now(job->id));
+        REQUIRE(outbox.claim_due());  // left in 'sending', as a crash would
     }
     Outbox again(d.path());
-    CHECK(again.interrupted().empty());
-    CHECK_FALSE(again.claim_due());
+    CHECK(again.recover_interrupted() == 1);
+    auto job = again.claim_due();
+    REQUIRE(job);
+    CHECK(job->check_first);
+    CHECK(job->attempts == 3);
+    again.mark_sent(job->id, "SM1");
+    CHECK(again.count_by_state() == std::map<std::string, std::int64_t>{{"sent", 1}});
+    CHECK_FALSE(again.drop(999));
+    CHECK(again.drop(job->id));
+    CHECK(again.list(10).empty());
+}
+
+TEST_CASE("the dedup table skips a job queued within the window") {
+    test::TempDir d;
+    Outbox outbox(d.path());
+    auto later = Clock::now() + std::chrono::hours(1);
+    NewJob j{"Q1", "s@x", "<1@sms>", "+14155550123", "hi", "key-1", later};
+    CHECK(outbox.enqueue({j}, std::chrono::hours(1)).duplicates == 0);
+    j.queue_id = "Q2";  // the client's retry gets a new queue ID
+    auto again =
+        outbox.enqueue({j, NewJob{"Q2", "s@x", "<2@sms>", "+14155550124", "hi", "key-2", later}},
+                       std::chrono::hours(1));
+    CHECK(again.duplicates == 1);
+    CHECK(again.ids[0] == 0);
+    CHECK(again.ids[1] != 0);
+    // A window of zero forgets at once.
+    CHECK(outbox
+              .enqueue({NewJob{"Q3", "s@x", "<2@sms>", "+14155550124", "hi", "key-3", later}},
+                       std::chrono::seconds(0))
+              .duplicates == 0);
+}
+
+TEST_CASE("the same message submitted twice is queued once") {
+    test::TempDir d;
+    auto cfg = session_config(d);
+    Outbox outbox(d.path());
+    for (const char* qid : {"QA", "QB"}) {
+        Message m = new_message(cfg);
+        m.rcpt("<4155550123@sms.example.com>", "");
+        m.header("Message-ID", "<123@app.example.com>");
+        m.header("Subject", "DISK FULL");
+        EomOutcome out = m.end(qid, outbox);
+        CHECK(out.reply.action == Reply::Action::Discard);  // removed and discarded both times
+        CHECK(out.remove.size() == 1);
+        CHECK(out.job_ids.size() == (std::string(qid) == "QA" ? 1u : 0u));
+    }
 }

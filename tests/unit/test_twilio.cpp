@@ -53,3 +53,26 @@ TEST_CASE("backoff doubles from minimal to maximal; Retry-After wins when longer
     CHECK(backoff_delay(c, 1, seconds(30)) == seconds(30));
     CHECK(backoff_delay(c, 5, seconds(30)) == seconds(160));
 }
+
+TEST_CASE("Twilio's dates and message list matching") {
+    using std::chrono::system_clock;
+    auto t = parse_rfc2822_date("Wed, 25 Nov 2026 19:00:00 +0000");
+    REQUIRE(t);
+    CHECK(system_clock::to_time_t(*t) == 1795633200);
+    CHECK(parse_rfc2822_date("Wed, 25 Nov 2026 19:00:00 GMT") == t);
+    CHECK(parse_rfc2822_date("Wed, 25 Nov 2026 20:30:00 +0130") == t);
+    CHECK_FALSE(parse_rfc2822_date("yesterday"));
+    CHECK_FALSE(parse_rfc2822_date("Wed, 25 Nov 2026 19:00:00 PST"));
+
+    std::string list = R"({"messages":[
+        {"sid":"SMold","body":"DISK FULL","date_created":"Wed, 25 Nov 2026 17:00:00 +0000"},
+        {"sid":"SMother","body":"CPU HIGH","date_created":"Wed, 25 Nov 2026 19:00:05 +0000"},
+        {"sid":"SMnew","body":"DISK FULL","date_created":"Wed, 25 Nov 2026 19:00:05 +0000"}]})";
+    LookupResult found = match_message_list(list, "DISK FULL", *t);
+    CHECK(found.kind == LookupResult::Kind::Found);
+    CHECK(found.sid == "SMnew");
+    CHECK(match_message_list(list, "DISK FULL", *t + std::chrono::hours(1)).kind ==
+          LookupResult::Kind::NotFound);
+    CHECK(match_message_list(list, "nothing like it", *t).kind == LookupResult::Kind::NotFound);
+    CHECK(match_message_list("<html>", "x", *t).kind == LookupResult::Kind::Error);
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The README's demo command: installs what is needed, builds, then runs a sandboxed Postfix
+# on a loopback port with sms-milter attached and a local fake Twilio over HTTPS, sends one
+# alert mail through it and prints the SMS that Twilio received.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/install-deps.sh
+bash tools/build.sh >/dev/null
+SMS_MILTER_BIN="$PWD/build/sms-milter" python3 tools/demo.py
