@@ -12,6 +12,7 @@ int cmd_run(const Args& args);
 int cmd_check(const Args& args);
 int cmd_send(const Args& args);
 int cmd_render(const Args& args);
+int cmd_queue(const Args& args);
 
 // Shared option handling: takes "-c FILE" out of args; returns the config path.
 std::string take_config_option(Args& args);

@@ -1,7 +1,7 @@
 // sms-milter: an email-to-SMS bridge for Postfix and Sendmail. Dispatches the subcommands.
 #include <fmt/format.h>
 
-#include <cstring>
+#include <cstdio>
 
 #include "milter/commands.h"
 #include "shared/config.h"
@@ -10,28 +10,56 @@ namespace smsm {
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: sms-milter COMMAND [options]
+struct Command {
+    const char* name;
+    int (*run)(const Args&);
+    const char* usage;
+    const char* summary;
+};
 
-commands:
-  run [-c FILE]                       serve in the foreground (SIGUSR1 reloads the config)
-  check [-c FILE] [--online]          validate the config and secret files
-  send [-c FILE] --to NUMBER TEXT     send one SMS now, to test credentials
-  render [-c FILE] --from ADDR --to RCPT [--to RCPT...] [--client IP] [--sasl USER]
-         [--json] [MESSAGE-FILE]      dry run: per recipient the SMTP reply, or the number,
-                                      SMS text, encoding and segments; no network
-  help [COMMAND | config]             this text, a command's usage, or the config keys
-  --version                           print the version
+const Command kCommands[] = {
+    {"run", cmd_run, "run [-c FILE]",
+     "serve in the foreground until SIGTERM; SIGUSR1 reloads the config"},
+    {"check", cmd_check, "check [-c FILE] [--online]",
+     "validate the config and secret files (--online: also the Twilio credentials)"},
+    {"render", cmd_render,
+     "render [-c FILE] --from ADDR --to RCPT [--to RCPT...] [--client IP] [--sasl USER] [--json] "
+     "[MESSAGE-FILE]",
+     "dry run, no network: per recipient the SMTP reply, or the number, SMS text, encoding and "
+     "segments"},
+    {"send", cmd_send, "send [-c FILE] --to NUMBER TEXT", "send one SMS now, to test credentials"},
+    {"queue", cmd_queue, "queue [-c FILE] list | show ID | retry ID | drop ID | stats",
+     "inspect and act on the outbox (safe while the daemon runs)"},
+};
 
-The default config file is /etc/sms-milter/sms-milter.conf. See sms-milter(8).
-)";
+void usage(std::FILE* out) {
+    fmt::print(out, "usage: sms-milter COMMAND [options]\n\ncommands:\n");
+    for (const auto& c : kCommands) fmt::print(out, "  {}\n      {}\n", c.usage, c.summary);
+    fmt::print(
+        out,
+        "  help [COMMAND | config]\n      this text, one command's usage, or every config key\n"
+        "  --version\n      print the version\n\n"
+        "The default config file is {}. See sms-milter(8) and sms-milter.conf(5).\n",
+        kDefaultConfigPath);
+}
 
 int help(const Args& args) {
-    if (!args.empty() && args[0] == "config") {
+    if (args.empty()) {
+        usage(stdout);
+        return 0;
+    }
+    if (args[0] == "config") {
         fmt::print("{}", describe_config_keys());
         return 0;
     }
-    fmt::print("{}", kUsage);
-    return 0;
+    for (const auto& c : kCommands) {
+        if (args[0] == c.name) {
+            fmt::print("usage: sms-milter {}\n{}\n", c.usage, c.summary);
+            return 0;
+        }
+    }
+    fmt::print(stderr, "sms-milter help: no command \"{}\"\n", args[0]);
+    return 2;
 }
 
 }  // namespace
@@ -54,7 +82,7 @@ std::string take_config_option(Args& args) {
 int main(int argc, char** argv) {
     using namespace smsm;
     if (argc < 2) {
-        fmt::print(stderr, "{}", kUsage);
+        usage(stderr);
         return 2;
     }
     std::string cmd = argv[1];
@@ -64,10 +92,9 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (cmd == "--help" || cmd == "-h" || cmd == "help") return help(args);
-    if (cmd == "run") return cmd_run(args);
-    if (cmd == "check") return cmd_check(args);
-    if (cmd == "send") return cmd_send(args);
-    if (cmd == "render") return cmd_render(args);
-    fmt::print(stderr, "sms-milter: unknown command \"{}\"\n{}", cmd, kUsage);
+    for (const auto& c : kCommands)
+        if (cmd == c.name) return c.run(args);
+    fmt::print(stderr, "sms-milter: unknown command \"{}\"\n", cmd);
+    usage(stderr);
     return 2;
 }

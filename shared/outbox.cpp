@@ -11,6 +11,7 @@ namespace smsm {
 
 namespace {
 
+constexpr std::int64_t kSchemaVersion = 1;
 constexpr const char* kSchema = R"(
 CREATE TABLE IF NOT EXISTS jobs (
     id           INTEGER PRIMARY KEY,
@@ -132,6 +133,13 @@ Outbox::Outbox(const std::string& state_directory) {
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=FULL");
     exec(kSchema);
+    Stmt version(db, "PRAGMA user_version");
+    std::int64_t found = version.step() ? version.integer(0) : 0;
+    if (found > kSchemaVersion)
+        throw std::runtime_error(
+            fmt::format("{}: outbox schema version {} is newer than this program's {}", path, found,
+                        kSchemaVersion));
+    exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
 }
 
 void Outbox::exec(const char* sql) {

@@ -10,7 +10,7 @@
 namespace smsm {
 
 namespace {
-constexpr auto kIdleWait = std::chrono::seconds(60);
+constexpr auto kIdleWait = std::chrono::seconds(15);  // also how soon `queue retry` takes effect
 constexpr auto kStoreErrorWait = std::chrono::seconds(5);
 constexpr auto kAuthComplaintInterval = std::chrono::minutes(1);
 constexpr auto kProgressInterval = std::chrono::seconds(10);
