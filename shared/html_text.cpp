@@ -6,6 +6,7 @@
 #include <libxml/parser.h>
 
 #include <array>
+#include <cctype>
 #include <climits>
 #include <memory>
 
@@ -45,17 +46,34 @@ bool is_cell(const xmlNode* n) {
 }
 
 void newline(std::string& out) {
+    while (!out.empty() && out.back() == ' ') out.pop_back();
     if (!out.empty() && out.back() != '\n') out.push_back('\n');
 }
 
-void walk(const xmlNode* n, int depth, std::string& out) {
+// Source white space in HTML is not layout: runs of it become one space (except in <pre>).
+void append_text(std::string& out, const char* text, bool pre) {
+    if (pre) {
+        out += text;
+        return;
+    }
+    for (const char* p = text; *p; ++p) {
+        bool ws = *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f';
+        if (!ws)
+            out.push_back(*p);
+        else if (!out.empty() && out.back() != ' ' && out.back() != '\n')
+            out.push_back(' ');
+    }
+}
+
+void walk(const xmlNode* n, int depth, bool pre, std::string& out) {
     for (; n; n = n->next) {
         if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
-            if (n->content) out += reinterpret_cast<const char*>(n->content);
+            if (n->content) append_text(out, reinterpret_cast<const char*>(n->content), pre);
             continue;
         }
         if (n->type != XML_ELEMENT_NODE || is_skipped(n) || depth >= kMaxDepth) continue;
         if (name_in(n, {"br"})) {
+            while (!out.empty() && out.back() == ' ') out.pop_back();
             out.push_back('\n');
             continue;
         }
@@ -67,9 +85,35 @@ void walk(const xmlNode* n, int depth, std::string& out) {
             if (is_cell(prev)) out += " | ";
         }
         if (name_in(n, {"li"})) out += "- ";
-        walk(n->children, depth + 1, out);
+        walk(n->children, depth + 1, pre || name_in(n, {"pre"}), out);
         if (block) newline(out);
     }
+}
+
+// Browsers decode the commonest legacy entities without their ";" ("&amp 8", "&copy 2014");
+// libxml2 does not, so they get one before parsing.
+std::string add_legacy_semicolons(std::string_view html) {
+    static constexpr std::string_view kLegacy[] = {"amp",  "lt",   "gt", "quot",
+                                                   "nbsp", "copy", "reg"};
+    std::string out;
+    out.reserve(html.size());
+    for (std::size_t i = 0; i < html.size(); ++i) {
+        out.push_back(html[i]);
+        if (html[i] != '&') continue;
+        for (std::string_view name : kLegacy) {
+            std::size_t end = i + 1 + name.size();
+            if (html.compare(i + 1, name.size(), name) != 0) continue;
+            bool terminated =
+                end < html.size() &&
+                (std::isalnum(static_cast<unsigned char>(html[end])) || html[end] == ';');
+            if (terminated) break;
+            out += name;
+            out.push_back(';');
+            i = end - 1;
+            break;
+        }
+    }
+    return out;
 }
 
 }  // namespace
@@ -79,14 +123,15 @@ void html_text_init() {
 }
 
 std::string html_to_text(std::string_view html) {
-    if (html.empty() || html.size() > INT_MAX) return {};
+    if (html.empty() || html.size() > INT_MAX / 2) return {};
+    std::string fixed = add_legacy_semicolons(html);
     int options = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
                   HTML_PARSE_NONET | HTML_PARSE_NOBLANKS | HTML_PARSE_COMPACT;
     std::unique_ptr<xmlDoc, DocFree> doc(
-        htmlReadMemory(html.data(), static_cast<int>(html.size()), nullptr, "UTF-8", options));
+        htmlReadMemory(fixed.data(), static_cast<int>(fixed.size()), nullptr, "UTF-8", options));
     if (!doc) return {};
     std::string out;
-    walk(xmlDocGetRootElement(doc.get()), 0, out);
+    walk(xmlDocGetRootElement(doc.get()), 0, false, out);
     return out;
 }
 

@@ -28,9 +28,47 @@ struct GFree {
     void operator()(char* p) const { g_free(p); }
 };
 
+bool is_one_of(const char* charset, std::initializer_list<const char*> names) {
+    for (const char* n : names)
+        if (g_ascii_strcasecmp(charset, n) == 0) return true;
+    return false;
+}
+
+std::string convert(const std::string& bytes, const char* from) {
+    gsize written = 0;
+    std::unique_ptr<char, GFree> out(g_convert(bytes.data(), static_cast<gssize>(bytes.size()),
+                                               "UTF-8", from, nullptr, &written, nullptr));
+    return out ? std::string(out.get(), written) : std::string();
+}
+
+// The transfer-decoded text of a part, as UTF-8. Mislabelled mail is common: UTF-8 bytes
+// under "us-ascii" or "iso-8859-1", Latin-1 bytes under "utf-8". Valid UTF-8 is taken as
+// such under an ASCII, UTF-8 or Latin label; another declared charset is converted; bytes
+// that are not UTF-8 under a UTF-8/ASCII label (or that fail to convert) are read as
+// windows-1252.
 std::string part_text(GMimeObject* obj) {
-    std::unique_ptr<char, GFree> text(g_mime_text_part_get_text(GMIME_TEXT_PART(obj)));
-    return text ? std::string(text.get()) : std::string();
+    GMimeDataWrapper* content = g_mime_part_get_content(GMIME_PART(obj));
+    if (!content) return {};
+    GPtr<GMimeStream> mem(g_mime_stream_mem_new());
+    if (g_mime_data_wrapper_write_to_stream(content, mem.get()) < 0) return {};
+    GByteArray* array = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem.get()));
+    std::string bytes(reinterpret_cast<const char*>(array->data), array->len);
+    const char* charset = g_mime_object_get_content_type_parameter(obj, "charset");
+    bool utf8 = g_utf8_validate(bytes.data(), static_cast<gssize>(bytes.size()), nullptr);
+    bool ascii_or_utf8 = !charset || is_one_of(charset, {"us-ascii", "ascii", "utf-8", "utf8"});
+    bool latin = charset && is_one_of(charset, {"iso-8859-1", "latin1", "windows-1252", "cp1252",
+                                                "iso-8859-15"});
+    if (utf8 && (ascii_or_utf8 || latin)) return bytes;
+    if (!ascii_or_utf8) {
+        std::string text = convert(bytes, charset);
+        if (!text.empty() || bytes.empty()) return text;
+        if (utf8) return bytes;
+    }
+    std::string text = convert(bytes, "WINDOWS-1252");
+    if (!text.empty()) return text;
+    std::unique_ptr<char, GFree> valid(
+        g_utf8_make_valid(bytes.data(), static_cast<gssize>(bytes.size())));
+    return valid ? std::string(valid.get()) : std::string();
 }
 
 struct Found {
@@ -63,18 +101,23 @@ void walk(GMimeObject* obj, int depth, Found& found) {
     }
 }
 
-// Collapses runs of white space (including newlines) to one space.
+// Collapses runs of white space (newlines and the no-break space U+00A0 included) to one
+// space, and trims.
 std::string one_line(std::string_view s) {
     std::string out;
     bool space = false;
-    for (char c : trim(s)) {
-        bool ws = c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
-        if (ws && !space)
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        char c = s[i];
+        bool nbsp = c == '\xc2' && i + 1 < s.size() && s[i + 1] == '\xa0';
+        bool ws = nbsp || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+        if (nbsp) ++i;
+        if (ws && !space && !out.empty())
             out.push_back(' ');
         else if (!ws)
             out.push_back(c);
         space = ws;
     }
+    if (!out.empty() && out.back() == ' ') out.pop_back();
     return out;
 }
 

@@ -72,6 +72,15 @@ TEST_CASE("HTML becomes readable text") {
          "<p>See <a href=\"https://grafana.example/d/1\">dashboard</a> now</p>",
          "See dashboard now"},
         {"list items", "<ul><li>disk</li><li>cpu</li></ul>", "- disk\n- cpu"},
+        {"source white space is not layout", "<p>one\n   two</p>\n\n<p>three<br>\n  four</p>",
+         "one two\nthree\nfour"},
+        {"indented table", "<table>\n <tr>\n  <td>db1</td>\n  <td>99%</td>\n </tr>\n</table>",
+         "db1 | 99%"},
+        {"pre keeps its lines", "<pre>a\n  b</pre>", "a\nb"},
+        {"legacy entities without ;", "<p>&amp 8 &gt 16 &copy 2014 &ampersand</p>",
+         "& 8 > 16 \xc2\xa9 2014 &ampersand"},
+        {"nbsp paragraphs are blank", "<p>a</p><p>&nbsp;</p><p>Fuel:&nbsp; 12%</p>",
+         "a\n\nFuel: 12%"},
         {"broken markup", "<p>unclosed <b>bold <i>both</p>tail", "unclosed bold both\ntail"},
     };
     for (const auto& c : cases) {
