@@ -31,7 +31,7 @@ constexpr std::size_t kMaxHeaderBytes = 256 * 1024;
 }  // namespace
 
 Message::Message(std::shared_ptr<const Config> cfg, Envelope env)
-    : cfg_(std::move(cfg)), env_(std::move(env)) {}
+    : cfg_(std::move(cfg)), env_(std::move(env)), capture_(cfg_->body_size_limit) {}
 
 Reply Message::rcpt(std::string_view raw, std::string_view qid) {
     RcptDecision d = decide_rcpt(*cfg_, env_, raw);
@@ -58,33 +58,30 @@ std::string Message::bare_sender() const {
 }
 
 void Message::header(std::string_view name, std::string_view value) {
-    if (++headers_ > kMaxHeaders ||
-        raw_.size() + name.size() + value.size() + 4 > kMaxHeaderBytes) {
-        cut_ = true;
+    std::string& raw = capture_.data();
+    if (++headers_ > kMaxHeaders || raw.size() + name.size() + value.size() + 4 > kMaxHeaderBytes) {
+        headers_cut_ = true;
         return;
     }
-    raw_.append(name).append(": ").append(value).append("\r\n");
+    raw.append(name).append(": ").append(value).append("\r\n");
     if (message_id_.empty() && iequals(name, "Message-ID"))
         message_id_ = trim(value).substr(0, 998);
 }
 
 void Message::body(std::string_view chunk) {
     if (!in_body_) {
-        raw_.append("\r\n");
+        capture_.data().append("\r\n");  // the blank line after the headers
         in_body_ = true;
     }
-    std::size_t room =
-        cfg_->body_size_limit > raw_.size() ? cfg_->body_size_limit - raw_.size() : 0;
-    if (chunk.size() > room) cut_ = true;
-    raw_.append(chunk.substr(0, std::min(room, chunk.size())));
+    capture_.append(chunk);
 }
 
 std::string Message::sms_text() {
     if (!in_body_) {
-        raw_.append("\r\n");  // the blank line after the headers
+        capture_.data().append("\r\n");  // the blank line after the headers
         in_body_ = true;
     }
-    return compose_sms(extract_text(raw_, cfg_->body_cut_marker), text_options(*cfg_),
+    return compose_sms(extract_text(capture_.data(), cfg_->body_cut_marker), text_options(*cfg_),
                        bare_sender());
 }
 
@@ -92,7 +89,12 @@ EomOutcome Message::end(std::string_view qid, Outbox& outbox) {
     EomOutcome out;
     if (sms_.empty()) return out;
     log::Qid q{qid};
-    if (cut_) log::info(q, "message cut at {} bytes for SMS text", raw_.size());
+    if (capture_.cut() || headers_cut_)
+        log::info(
+            q,
+            "message too large for body_size_limit: kept {} bytes and the start of each later MIME "
+            "part, skipped {} bytes{}",
+            capture_.data().size(), capture_.dropped(), headers_cut_ ? " and some headers" : "");
     std::string text = sms_text();
     if (text.empty()) {
         out.reply = replies::no_text();

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shared/body_capture.h"
 #include "shared/config.h"
 #include "shared/outbox.h"
 #include "shared/policy.h"
@@ -36,7 +37,6 @@ class Message {
     std::string sms_text();
     // The SMS text of what was captured so far (empty: no text at all).
     std::string sms_text() const;
-    bool was_cut() const { return cut_; }
 
   private:
     std::string bare_sender() const;
@@ -48,11 +48,11 @@ class Message {
     Envelope env_;
     std::vector<SmsRcpt> sms_;
     std::size_t ordinary_ = 0;
-    std::string raw_;  // captured headers and body
+    BodyCapture capture_;  // headers and body, bounded
     std::size_t headers_ = 0;
     std::string message_id_;
     bool in_body_ = false;
-    bool cut_ = false;
+    bool headers_cut_ = false;
 };
 
 struct Connection {
