@@ -70,7 +70,7 @@ int cmd_queue(const Args& argv) {
         if (action == "list") {
             auto jobs = outbox.list(kListLimit);
             fmt::print("{:>8}  {:<8}  {:>3}  {:<20}  {:<14}  {:<12}  {}\n", "ID", "STATE", "TRY",
-                       "NEXT/UPDATED", "TO", "QUEUE-ID", "LAST ERROR");
+                       "NEXT ATTEMPT", "TO", "QUEUE-ID", "LAST ERROR");
             for (const auto& j : jobs)
                 fmt::print(
                     "{:>8}  {:<8}  {:>3}  {:<20}  {:<14}  {:<12}  {}\n", j.id, j.state, j.attempts,

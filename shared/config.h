@@ -51,6 +51,7 @@ struct Config {
     std::chrono::seconds maximal_backoff_time{300};
     std::chrono::seconds max_queue_lifetime{5 * 86400};
     std::chrono::seconds duplicate_window{3600};
+    std::chrono::seconds outbox_retention{7 * 86400};
     std::chrono::seconds eom_wait{0};
     int send_concurrency = 8;
     LookupFailure lookup_failure_action = LookupFailure::Defer;

@@ -172,7 +172,9 @@ const KeyDef kKeys[] = {
     {"state_directory", "/var/lib/sms-milter", "outbox and dedup store",
      [](Config& c, std::string_view v) { c.state_directory = absolute_path(v); }},
     {"body_size_limit", "1048576",
-     "bytes of message body kept for the SMS text; the rest is ignored",
+     "bytes of the message (headers and body) kept for the SMS text; past it only the start of "
+     "each "
+     "later MIME part is kept",
      [](Config& c, std::string_view v) { c.body_size_limit = parse_size(v, 1024, 64u << 20); }},
     {"max_segments", "4",
      "longest SMS in segments; longer text is cut on a word with a visible \"...\"",
@@ -205,6 +207,11 @@ const KeyDef kKeys[] = {
      "resubmitted "
      "message texts nobody twice; 0: off",
      [](Config& c, std::string_view v) { c.duplicate_window = parse_duration(v, 0, 7 * 86400); }},
+    {"outbox_retention", "7d",
+     "how long sent and failed jobs stay in the outbox for `sms-milter queue`",
+     [](Config& c, std::string_view v) {
+         c.outbox_retention = parse_duration(v, 3600, 365 * 86400);
+     }},
     {"eom_wait", "0",
      "seconds end of message may wait for Twilio's first answer (0: reply once the SMS is queued); "
      "a "

@@ -170,6 +170,26 @@ MessageText extract_text(std::string_view raw, std::string_view cut_marker) {
     return out;
 }
 
+std::string collapse_space(std::string_view text) {
+    std::string out;
+    bool pending_blank = false;
+    for (std::size_t pos = 0; pos <= text.size();) {
+        auto nl = text.find('\n', pos);
+        std::string_view line =
+            text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+        pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
+        std::string shaped = one_line(line);
+        if (shaped.empty()) {
+            pending_blank = !out.empty();
+            continue;
+        }
+        if (!out.empty()) out += pending_blank ? "\n\n" : "\n";
+        pending_blank = false;
+        out += shaped;
+    }
+    return out;
+}
+
 std::string shape_body(std::string_view text, std::string_view cut_marker) {
     std::string out;
     std::size_t before_last = 0;  // the size of out before the last kept line was added
@@ -239,7 +259,7 @@ std::string compose_sms(const MessageText& m, const TextOptions& o,
             }
             if (!hit) out.push_back(text[i++]);
         }
-        text = shape_body(out);
+        text = collapse_space(out);
     }
     if (o.transliterate) text = gsm_transliterate(text);
     return fit_segments(text, o.max_segments);

@@ -38,6 +38,9 @@ MessageText extract_text(std::string_view raw_message, std::string_view cut_mark
 // of white space and of blank lines.
 std::string shape_body(std::string_view text, std::string_view cut_marker = {});
 
+// Trims lines and collapses runs of white space and of blank lines; nothing else.
+std::string collapse_space(std::string_view text);
+
 // The SMS text: the template (or subject, newline, body), GSM-7 look-alikes mapped when
 // asked, cut to max_segments with a visible marker, never over 1600 characters.
 std::string compose_sms(const MessageText& m, const TextOptions& options,

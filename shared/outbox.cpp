@@ -300,4 +300,11 @@ std::map<std::string, std::int64_t> Outbox::count_by_state() {
     return counts;
 }
 
+int Outbox::purge_finished(Clock::time_point cutoff) {
+    std::lock_guard lock(mutex_);
+    return Stmt(db_.get(), "DELETE FROM jobs WHERE state IN ('sent','failed') AND updated < ?1")
+        .bind(1, to_unix(cutoff))
+        .run();
+}
+
 }  // namespace smsm

@@ -87,6 +87,9 @@ class Outbox {
     bool drop(std::int64_t id);
     std::map<std::string, std::int64_t> count_by_state();
 
+    // Deletes sent and failed jobs last changed before the cutoff; how many.
+    int purge_finished(Clock::time_point cutoff);
+
   private:
     struct Closer {
         void operator()(sqlite3* db) const { sqlite3_close_v2(db); }

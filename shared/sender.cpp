@@ -14,6 +14,7 @@ constexpr auto kIdleWait = std::chrono::seconds(15);  // also how soon `queue re
 constexpr auto kStoreErrorWait = std::chrono::seconds(5);
 constexpr auto kAuthComplaintInterval = std::chrono::minutes(1);
 constexpr auto kProgressInterval = std::chrono::seconds(10);
+constexpr auto kPurgeInterval = std::chrono::hours(1);
 constexpr auto kLookupSlack = std::chrono::minutes(2);  // clock skew between us and Twilio
 
 // Up to 20% more, so that jobs deferred together do not retry together (never less: a
@@ -67,6 +68,17 @@ void Sender::wake() {
 void Sender::wait_for_work(std::uint64_t seen) {
     auto until = Clock::now() + kIdleWait;
     try {
+        bool purge = false;
+        {
+            std::lock_guard lock(mutex_);
+            if (Clock::now() - last_purge_ > kPurgeInterval)
+                purge = true, last_purge_ = Clock::now();
+        }
+        if (purge) {
+            if (int n = outbox_.purge_finished(Clock::now() - config_.get()->outbox_retention);
+                n > 0)
+                log::info("outbox: removed {} finished job(s) older than outbox_retention", n);
+        }
         if (auto due = outbox_.next_due()) until = std::min(until, *due);
     } catch (const std::exception& e) {
         log::error("outbox: {}", e.what());

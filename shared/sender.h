@@ -76,6 +76,7 @@ class Sender {
     std::map<std::int64_t, std::optional<FirstAnswer>> watched_;
     std::map<std::int64_t, std::string> owed_notices_;  // job id -> failure reason
     Clock::time_point last_auth_complaint_{};
+    Clock::time_point last_purge_{};
 };
 
 }  // namespace smsm

@@ -16,7 +16,7 @@ namespace {
 constexpr std::size_t kMaxSmsRcpts = 1000;
 
 // Identifies "the same SMS from the same message" across client resubmissions, whose queue
-// IDs differ: SHA-256 over envelope sender, number, Message-ID and text.
+// IDs differ: SHA-256 over envelope sender, number, Message-ID and Date, and text.
 std::string dedup_key(const std::string& sender, const std::string& number,
                       const std::string& message_id, const std::string& text) {
     std::string material = to_lower(sender) + '\0' + number + '\0' + message_id + '\0' + text;
@@ -64,8 +64,10 @@ void Message::header(std::string_view name, std::string_view value) {
         return;
     }
     raw.append(name).append(": ").append(value).append("\r\n");
-    if (message_id_.empty() && iequals(name, "Message-ID"))
-        message_id_ = trim(value).substr(0, 998);
+    // Message-ID and Date identify a resubmission of the same mail; a new alert with the same
+    // text (even from a device that sends no Message-ID) has another Date.
+    if (iequals(name, "Message-ID") || iequals(name, "Date"))
+        identity_ += std::string(trim(value).substr(0, 998)) + '\n';
 }
 
 void Message::body(std::string_view chunk) {
@@ -109,7 +111,7 @@ EomOutcome Message::end(std::string_view qid, Outbox& outbox) {
                                [&](const NewJob& j) { return j.number == r.number; });
         if (dup) continue;
         std::string key = cfg_->duplicate_window.count() > 0
-                              ? dedup_key(bare_sender(), r.number, message_id_, text)
+                              ? dedup_key(bare_sender(), r.number, identity_, text)
                               : "";
         jobs.push_back({std::string(qid), bare_sender(), r.raw, r.number, text, key, expires});
     }

@@ -50,7 +50,7 @@ class Message {
     std::size_t ordinary_ = 0;
     BodyCapture capture_;  // headers and body, bounded
     std::size_t headers_ = 0;
-    std::string message_id_;
+    std::string identity_;  // the Message-ID and Date headers
     bool in_body_ = false;
     bool headers_cut_ = false;
 };

@@ -143,3 +143,11 @@ TEST_CASE("the text is cut to max_segments and never exceeds Twilio's 1600 chara
     o.max_segments = 1;
     CHECK(compose_sms(MessageText{"", std::string(160, 'a'), "", ""}, o) == std::string(160, 'a'));
 }
+
+TEST_CASE("a template is laid out, not read as a mail body") {
+    TextOptions o;
+    o.sms_template = "{subject}\\n{body}";
+    CHECK(compose_sms(MessageText{"> 90% CPU", "-- \nstill here", "", ""}, o) ==
+          "> 90% CPU\n--\nstill here");
+    CHECK(collapse_space("  a   b \n\n\n c ") == "a b\n\nc");
+}

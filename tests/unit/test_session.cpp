@@ -169,3 +169,35 @@ TEST_CASE("the same message submitted twice is queued once") {
         CHECK(out.job_ids.size() == (std::string(qid) == "QA" ? 1u : 0u));
     }
 }
+
+TEST_CASE("a new alert with the same text but another Date is texted again") {
+    test::TempDir d;
+    auto cfg = session_config(d);
+    Outbox outbox(d.path());
+    std::size_t jobs = 0;
+    for (const char* date : {"Wed, 25 Nov 2026 10:00:00 +0000", "Wed, 25 Nov 2026 10:05:00 +0000",
+                             "Wed, 25 Nov 2026 10:05:00 +0000"}) {
+        Message m = new_message(cfg);
+        m.rcpt("<4155550123@sms.example.com>", "");
+        m.header("Date", date);
+        m.header("Subject", "UPS on battery");  // a device that sends no Message-ID
+        jobs += m.end("Q", outbox).job_ids.size();
+    }
+    CHECK(jobs == 2);  // the third is a resubmission of the second
+}
+
+TEST_CASE("finished jobs are purged after outbox_retention") {
+    test::TempDir d;
+    Outbox outbox(d.path());
+    auto later = Clock::now() + std::chrono::hours(1);
+    outbox.enqueue({{"Q", "s@x", "<1@sms>", "+14155550123", "a", "", later},
+                    {"Q", "s@x", "<2@sms>", "+14155550124", "b", "", later}},
+                   std::chrono::hours(1));
+    auto job = outbox.claim_due();
+    REQUIRE(job);
+    outbox.mark_sent(job->id, "SM1");
+    CHECK(outbox.purge_finished(Clock::now() - std::chrono::hours(1)) == 0);
+    CHECK(outbox.purge_finished(Clock::now() + std::chrono::seconds(2)) ==
+          1);  // the queued one stays
+    CHECK(outbox.count_by_state() == std::map<std::string, std::int64_t>{{"queued", 1}});
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Doc-drift check: the config keys the program knows (`sms-milter help config`, generated from
+# the key table) must be exactly the keys documented in packaging/sms-milter.conf.5 and shown
+# in conf-examples/sms-milter.conf, and that example must pass `sms-milter check`.
+#
+# usage: check_docs.sh BINARY REPO_ROOT
+# Exit 0 when everything agrees, 1 on any drift (each problem printed), 2 on a usage error.
+set -euo pipefail
+
+if [[ $# -ne 2 ]]; then
+    echo "usage: $0 BINARY REPO_ROOT" >&2
+    exit 2
+fi
+bin=$1
+root=$2
+man5=$root/packaging/sms-milter.conf.5
+example=$root/conf-examples/sms-milter.conf
+for f in "$bin" "$man5" "$example"; do
+    if [[ ! -e $f ]]; then
+        echo "check_docs: $f: not found" >&2
+        exit 2
+    fi
+done
+
+failures=0
+fail() {
+    echo "check_docs: $*" >&2
+    failures=$((failures + 1))
+}
+
+# Keys: lines of `help config` that do not start with white space, "name = default".
+help_text=$("$bin" help config)
+mapfile -t keys < <(sed -n -E 's/^([A-Za-z0-9_]+) =.*/\1/p' <<<"$help_text")
+if [[ ${#keys[@]} -lt 10 ]]; then
+    fail "'$bin help config' listed only ${#keys[@]} keys; is the output format still 'name = default'?"
+    exit 1
+fi
+is_key() {
+    local k
+    for k in "${keys[@]}"; do [[ $k == "$1" ]] && return 0; done
+    return 1
+}
+
+# Keys documented in the man page: ".TP" followed by ".B key". Keys set or shown in the
+# example: "key =" or "#key =" at the start of a line.
+mapfile -t man_keys < <(awk 'prev == ".TP" && $1 == ".B" && $2 ~ /^[a-z0-9_]+$/ { print $2 } { prev = $0 }' "$man5")
+mapfile -t example_keys < <(sed -n -E 's/^#?[[:space:]]*([A-Za-z0-9_]+)[[:space:]]*=.*/\1/p' "$example")
+
+in_list() {
+    local needle=$1 item
+    shift
+    for item in "$@"; do [[ $item == "$needle" ]] && return 0; done
+    return 1
+}
+
+for k in "${keys[@]}"; do
+    in_list "$k" "${man_keys[@]}" || fail "key $k is not documented in $man5 (no '.TP' / '.B $k' entry)"
+    in_list "$k" "${example_keys[@]}" || fail "key $k is missing from $example (want '$k = ...' or '#$k = ...')"
+done
+for k in "${man_keys[@]}"; do
+    is_key "$k" || fail "$man5 documents $k, which is not a config key"
+done
+for k in "${example_keys[@]}"; do
+    is_key "$k" || fail "$example names $k, which is not a config key"
+done
+
+# The example must be a valid config once its secret file and state directory exist.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+printf 'example-secret\n' >"$tmp/secret"
+chmod 600 "$tmp/secret"
+sed -E \
+    -e "s|^([[:space:]]*twilio_auth_token_file[[:space:]]*=).*|\1 $tmp/secret|" \
+    -e "s|^([[:space:]]*twilio_api_key_secret_file[[:space:]]*=).*|\1 $tmp/secret|" \
+    -e "s|^([[:space:]]*state_directory[[:space:]]*=).*|\1 $tmp/state|" \
+    "$example" >"$tmp/sms-milter.conf"
+if ! grep -q -E '^[[:space:]]*state_directory[[:space:]]*=' "$tmp/sms-milter.conf"; then
+    printf 'state_directory = %s\n' "$tmp/state" >>"$tmp/sms-milter.conf"
+fi
+if ! grep -q "$tmp/secret" "$tmp/sms-milter.conf"; then
+    fail "$example sets no secret file (twilio_auth_token_file or twilio_api_key_secret_file)"
+fi
+if ! out=$("$bin" check -c "$tmp/sms-milter.conf" 2>&1); then
+    fail "$example does not pass '$bin check' (secret file and state directory replaced):"
+    printf '%s\n' "$out" | sed "s|$tmp/sms-milter.conf|$example (copy)|" >&2
+fi
+
+if [[ $failures -gt 0 ]]; then
+    echo "check_docs: $failures problem(s)" >&2
+    exit 1
+fi
+echo "check_docs: ok (${#keys[@]} keys)"
