@@ -49,6 +49,23 @@ for script in "$here"/rcpt_replies.lua "$here"/delete_discard.lua "$here"/abort_
 	result "$(basename "$script")" "$rc"
 done
 
+# SIGUSR1 reloads the config: France becomes allowed. A broken config is refused and the
+# running one kept.
+sed -i 's/^allowed_countries = US, CA$/allowed_countries = US, CA, FR/' "$work/sms-milter.conf"
+kill -USR1 "$pid"
+for _ in $(seq 50); do grep -q "reloaded configuration" "$work/milter.log" && break; sleep 0.1; done
+miltertest -D "socket=inet:$port@127.0.0.1" -D "dir=$here" -s "$here/reload.lua"
+rc=$?
+result "reload.lua (SIGUSR1)" "$rc"
+cp "$work/sms-milter.conf" "$work/good.conf"
+echo "no_such_key = 1" >>"$work/sms-milter.conf"
+kill -USR1 "$pid"
+for _ in $(seq 50); do grep -q "keeping the previous configuration" "$work/milter.log" && break; sleep 0.1; done
+miltertest -D "socket=inet:$port@127.0.0.1" -D "dir=$here" -s "$here/reload.lua"
+rc=$?
+grep -q "reload: .*unknown key" "$work/milter.log" && [ "$rc" -eq 0 ]
+result "a broken config on SIGUSR1 is refused, the old one kept" $?
+
 # The outbox holds exactly the jobs of the messages that reached end of message.
 jobs() { sqlite3 "file:$work/state/outbox.db?mode=ro" "SELECT number FROM jobs WHERE queue_id = '$1'"; }
 [ "$(jobs MTDISCARD1)" = "+14155550123" ]; result "outbox: SMS-only message queued" $?
