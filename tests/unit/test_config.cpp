@@ -2,7 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "shared/config.h"
-#include "tests/unit/tempdir.h"
+#include "tests/unit/fixtures.h"
 
 using smsm::load_config;
 using smsm::test::TempDir;
@@ -10,13 +10,7 @@ using smsm::test::TempDir;
 namespace {
 
 std::string minimal(const TempDir& d) {
-    d.write("token", "tok-123\n");
-    return "gateway_domains = sms.example.com\n"
-           "twilio_account_sid = AC0123456789abcdef0123456789abcdef\n"
-           "twilio_auth_token_file = " +
-           d.path() +
-           "/token\n"
-           "twilio_from = +15005550006\n";
+    return smsm::test::minimal_config(d);
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "shared/policy.h"
-#include "tests/unit/tempdir.h"
+#include "tests/unit/fixtures.h"
 
 using namespace smsm;
 
@@ -10,19 +10,9 @@ namespace {
 
 std::shared_ptr<const Config> policy_config(const std::string& extra) {
     static test::TempDir d;
-    d.write("token", "tok\n");
-    auto load = load_config(d.write("c.conf",
-                                    "gateway_domains = sms.example.com, txt.example.net\n"
-                                    "twilio_account_sid = AC0123456789abcdef0123456789abcdef\n"
-                                    "twilio_auth_token_file = " +
-                                        d.path() +
-                                        "/token\n"
-                                        "twilio_from = +15005550006\n"
-                                        "allowed_countries = US CA\n"
-                                        "allowed_clients = 127.0.0.1, 10.0.0.0/8, ::1\n" +
-                                        extra));
-    REQUIRE(load.errors.empty());
-    return load.config;
+    return test::load_test_config(
+        d, "allowed_countries = US CA\nallowed_clients = 127.0.0.1, 10.0.0.0/8, ::1\n" + extra,
+        "sms.example.com, txt.example.net");
 }
 
 }  // namespace

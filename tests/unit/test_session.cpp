@@ -4,23 +4,14 @@
 
 #include "shared/message_text.h"
 #include "shared/session.h"
-#include "tests/unit/tempdir.h"
+#include "tests/unit/fixtures.h"
 
 using namespace smsm;
 
 namespace {
 
 std::shared_ptr<const Config> session_config(const test::TempDir& d) {
-    d.write("token", "tok\n");
-    auto load = load_config(d.write("c.conf",
-                                    "gateway_domains = sms.example.com\n"
-                                    "twilio_account_sid = AC0123456789abcdef0123456789abcdef\n"
-                                    "twilio_auth_token_file = " +
-                                        d.path() +
-                                        "/token\n"
-                                        "twilio_from = +15005550006\n"));
-    REQUIRE(load.errors.empty());
-    return load.config;
+    return test::load_test_config(d);
 }
 
 Message new_message(const std::shared_ptr<const Config>& cfg) {
