@@ -92,7 +92,7 @@ std::string fit_segments(std::string_view utf8, int max_segments) {
         return count_segments(u32_to_utf8(t)).segments <= max_segments &&
                utf16_length(t) <= kTwilioMaxChars;
     };
-    if (fits(text)) return std::string(utf8);
+    if (fits(text)) return u32_to_utf8(text);  // also makes invalid UTF-8 valid (U+FFFD)
     const std::u32string marker = utf8_to_u32(kMarker);
     // Longest prefix that fits with the marker (binary search: cost grows with length).
     std::size_t lo = 0, hi = std::min(text.size(), kTwilioMaxChars);

@@ -14,7 +14,8 @@ namespace smsm {
 
 namespace {
 
-constexpr std::size_t kMaxResponse = 256 * 1024;
+constexpr std::size_t kMaxResponse = 1024 * 1024;
+constexpr int kMaxLookupPages = 40;  // 2,000 messages to one number since the job
 
 struct Captured {
     std::string body;
@@ -203,16 +204,24 @@ LookupResult match_message_list(const std::string& json_body, const std::string&
         r.error = "unexpected message list";
         return r;
     }
+    bool older_seen = false;
     for (const auto& m : *list) {
-        if (!m.is_object() || m.value("body", "") != body) continue;
+        if (!m.is_object()) continue;
         auto at = parse_rfc2822_date(m.value("date_created", ""));
         if (!at) continue;
-        if (*at < since) continue;
+        if (*at < since) {
+            older_seen = true;
+            continue;
+        }
+        if (m.value("body", "") != body) continue;
         r.kind = LookupResult::Kind::Found;
         r.sid = m.value("sid", "");
         return r;
     }
     r.kind = LookupResult::Kind::NotFound;
+    auto next = json.find("next_page_uri");
+    if (!older_seen && next != json.end() && next->is_string())
+        r.next_page_uri = next->get<std::string>();
     return r;
 }
 
@@ -222,11 +231,20 @@ LookupResult TwilioClient::find_message(const std::string& to, const std::string
     std::string url = fmt::format("{}/2010-04-01/Accounts/{}/Messages.json?To={}&PageSize=50",
                                   base_url_, account_sid_, escape(c, to));
     if (service_sid_.empty()) url += "&From=" + escape(c, from_);
-    std::string response;
-    SendResult r = perform(url, nullptr, &response);
-    if (r.kind != SendResult::Kind::Sent)
-        return LookupResult{LookupResult::Kind::Error, "", r.error};
-    return match_message_list(response, body, since);
+    // Newest first: page on until a message older than `since` shows up (an alert storm to
+    // one number can push the one we look for off the first page).
+    for (int page = 0; page < kMaxLookupPages; ++page) {
+        std::string response;
+        SendResult r = perform(url, nullptr, &response);
+        if (r.kind != SendResult::Kind::Sent)
+            return LookupResult{LookupResult::Kind::Error, "", r.error, ""};
+        LookupResult found = match_message_list(response, body, since);
+        if (found.kind != LookupResult::Kind::NotFound || found.next_page_uri.empty()) return found;
+        if (found.next_page_uri.front() != '/')
+            return LookupResult{LookupResult::Kind::Error, "", "unexpected next_page_uri", ""};
+        url = base_url_ + found.next_page_uri;  // a path: it stays on the configured host
+    }
+    return LookupResult{LookupResult::Kind::Error, "", "message list too long to search", ""};
 }
 
 SendResult TwilioClient::perform(const std::string& url, const std::string* post_fields,

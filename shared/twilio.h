@@ -45,13 +45,15 @@ struct LookupResult {
     Kind kind = Kind::Error;
     std::string sid;
     std::string error;
+    std::string next_page_uri;  // NotFound on this page, and the list goes on there
 };
 
 // Parses Twilio's RFC 2822 dates ("Wed, 25 Nov 2026 19:00:00 +0000"; GMT and UTC too).
 std::optional<std::chrono::system_clock::time_point> parse_rfc2822_date(const std::string& text);
 
-// Finds, in one page of Twilio's message list for `to`, a message with exactly this body
-// created at or after `since`. Exposed for unit tests.
+// Finds, in one page of Twilio's message list (newest first), a message with exactly this
+// body created at or after `since`; when there is none and the page holds nothing older than
+// `since`, says where the next page is. Exposed for unit tests.
 LookupResult match_message_list(const std::string& json_body, const std::string& body,
                                 std::chrono::system_clock::time_point since);
 

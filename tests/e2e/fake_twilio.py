@@ -13,6 +13,7 @@ Control API on the same port, no auth, JSON:
                           {"delay_ms":2000}, {"drop":true}]   (drop: close without answering;
                           with "create":true the message is recorded first)
   POST /_fake/latency    {"ms":100}: delay every create
+The message list is paged like Twilio's (PageSize, Page; next_page_uri while more remain).
 
 Use FakeTwilio(...).start()/.stop() in-process (stop closes every open connection; start
 again binds the same port), or run it as a script.  Secrets are never logged: the log has one
@@ -222,7 +223,8 @@ class FakeTwilio:
         return 201, public(msg)
 
     def list(self, query):
-        """Messages filtered like Twilio's list resource (To, From, DateSent, DateSent>=, <=)."""
+        """Messages filtered like Twilio's list resource (To, From, DateSent, DateSent>=, <=),
+        newest first, paged by PageSize (default 50) and Page, with next_page_uri."""
         q = {k: v[0] for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items()}
         out = []
         for m in reversed(self.messages()):  # newest first, like Twilio
@@ -236,12 +238,25 @@ class FakeTwilio:
             m = public(m)
             m.update(status="sent", date_sent=m["date_created"])
             out.append(m)
-        size = int(q.get("PageSize", 50))
+        size = max(1, min(1000, int(q.get("PageSize", 50))))
+        page = max(0, int(q.get("Page", 0)))
         uri = "%s%s/Messages.json" % (API, self.account_sid)
-        return {"messages": out[:size], "page": 0, "page_size": size, "start": 0,
-                "end": max(0, min(size, len(out)) - 1), "uri": uri + "?" + query,
-                "first_page_uri": uri + "?" + query, "next_page_uri": None,
-                "previous_page_uri": None}
+
+        def page_uri(n):  # Twilio-style: same filters, PageSize, Page (and a PageToken)
+            args = [(k, v) for k, v in q.items() if k not in ("Page", "PageToken", "PageSize")]
+            args += [("PageSize", str(size)), ("Page", str(n))]
+            if n > 0:
+                args.append(("PageToken", "PASM%032x" % n))
+            return uri + "?" + urllib.parse.urlencode(args)
+
+        start = page * size
+        chunk = out[start:start + size]
+        more = start + size < len(out)
+        return {"messages": chunk, "page": page, "page_size": size, "start": start,
+                "end": start + max(0, len(chunk) - 1), "uri": page_uri(page),
+                "first_page_uri": page_uri(0),
+                "next_page_uri": page_uri(page + 1) if more else None,
+                "previous_page_uri": page_uri(page - 1) if page > 0 else None}
 
 
 def public(msg):
@@ -258,6 +273,13 @@ class _Server(ThreadingHTTPServer):
         if ":" in addr[0]:
             self.address_family = socket.AF_INET6
         super().__init__(addr, handler)
+
+    def handle_error(self, request, client_address):
+        """A client that went away mid-answer (a killed milter) is no error; log the rest."""
+        import sys
+        if isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError, socket.timeout)):
+            return
+        super().handle_error(request, client_address)
 
     def finish_request(self, request, client_address):
         fake = self.fake

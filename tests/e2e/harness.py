@@ -8,6 +8,8 @@
                      # or when start() failed
 
 Each milter instance gets its own smtpd listener (same name) in the one sandbox Postfix.
+An override value may be a callable: it is called with the Environment once the work
+directory exists (e.g. lambda env: "/usr/sbin/sendmail -C " + env.postfix_etc).
 The work directory is a fresh mkdtemp under $E2E_TMPDIR (default /tmp), mode 0755 so the
 postfix user can traverse it.  Secrets: the auth token is random per run and lives only in
 WORKDIR/twilio-token (mode 0600); log_files() lists everything that must never contain it.
@@ -62,7 +64,8 @@ class Environment:
         listeners = []
         for name, spec in self.milter_specs.items():
             ca = self.pki["other_ca" if spec.get("untrusted") else "ca"]
-            overrides = dict(spec.get("overrides") or {})
+            overrides = {k: v(self) if callable(v) else v
+                         for k, v in (spec.get("overrides") or {}).items()}
             if spec.get("sasl"):
                 overrides.setdefault("require_sasl_auth", "yes")
             m = MilterInstance(name, self.root, self.fake.url, ca, self.account_sid,
@@ -70,10 +73,19 @@ class Environment:
             self.milters[name] = m
             m.start()
             listeners.append(Listener(name, m.port, sasl=bool(spec.get("sasl"))))
-        pdir = os.path.join(self.root, "postfix")
+        pdir = self.postfix_dir
         os.makedirs(pdir, mode=0o755)
         self.postfix = PostfixSandbox(pdir, listeners)
         self.postfix.start()
+
+    @property
+    def postfix_dir(self):
+        return os.path.join(self.root, "postfix")
+
+    @property
+    def postfix_etc(self):
+        """The sandbox Postfix's config_directory (for `sendmail -C`), known before start."""
+        return os.path.join(self.postfix_dir, "etc")
 
     def stop(self):
         """Stop whatever was started, in reverse order, even if a step fails. Idempotent."""

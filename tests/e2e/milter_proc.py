@@ -3,7 +3,8 @@
 MilterInstance writes a config (Postfix main.cf style `key = value`) into WORKDIR, starts
 `$SMS_MILTER_BIN run -c CONFIG` (default build/sms-milter under the repo root) with stdout and
 stderr to WORKDIR/milter-NAME.log, waits until the milter port accepts TCP, and stops it with
-SIGTERM (SIGKILL after 10 s).  jobs() reads the SQLite outbox read-only.
+SIGTERM (SIGKILL after 10 s); kill() is a crash (SIGKILL), start() again reuses the state
+directory.  jobs() reads the SQLite outbox read-only; queue() runs `sms-milter queue`.
 """
 
 import os
@@ -100,6 +101,22 @@ class MilterInstance:
                 self.proc.wait()
         rc, self.proc, self.terminated = self.proc.returncode, None, False
         return rc
+
+    def kill(self):
+        """SIGKILL (a crash: no cleanup at all) and reap; returns the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        rc, self.proc, self.terminated = self.proc.returncode, None, False
+        return rc
+
+    def queue(self, *args, timeout=30):
+        """Run `sms-milter queue -c CONFIG ARGS...`; returns the CompletedProcess (text)."""
+        return subprocess.run([milter_bin(), "queue", "-c", self.config_path] + list(args),
+                              capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
