@@ -5,6 +5,7 @@
 
 #include "milter/commands.h"
 #include "shared/phone.h"
+#include "shared/segments.h"
 #include "shared/twilio.h"
 
 namespace smsm {
@@ -37,7 +38,7 @@ int cmd_send(const Args& argv) {
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     TwilioClient client(*load.config);
-    SendResult r = client.send(number->e164, text);
+    SendResult r = client.send(number->e164, fit_segments(text, load.config->max_segments));
     if (r.kind != SendResult::Kind::Sent) {
         fmt::print(stderr, "sms-milter send: {} ({})\n", r.error, kind_name(r.kind));
         return 1;

@@ -117,7 +117,7 @@ void Sender::worker() {
 
 void Sender::handle(const Job& job, TwilioClient& client, const Config& cfg) {
     if (Clock::now() > Clock::time_point(std::chrono::seconds(job.expires))) {
-        fail(job, cfg, "queue lifetime exceeded: " + job.last_error, 0);
+        fail(job, cfg, "queue lifetime exceeded: " + job.last_error, false);
         return;
     }
     if (job.check_first && !check_before_resend(job, client, cfg)) return;
@@ -152,7 +152,7 @@ bool Sender::check_before_resend(const Job& job, TwilioClient& client, const Con
                          printable(why));
             return true;
         case LookupFailure::Fail:
-            fail(job, cfg, why, 0);
+            fail(job, cfg, why, false);
             return false;
         case LookupFailure::Defer:
             defer(job, cfg, backoff_delay(cfg, job.attempts, std::nullopt), why, true);
@@ -173,7 +173,7 @@ void Sender::send(const Job& job, TwilioClient& client, const Config& cfg) {
             answered(job, {});
             return;
         case SendResult::Kind::Permanent:
-            fail(job, cfg, r.error, r.code);
+            fail(job, cfg, r.error, true, r.code);
             return;
         case SendResult::Kind::Ambiguous:
             // Twilio may have created the message: look before any resend.
@@ -201,7 +201,7 @@ void Sender::defer(const Job& job, const Config& cfg, std::chrono::seconds delay
                    const std::string& error, bool check_first) {
     auto next = Clock::now() + with_jitter(delay);
     if (next > Clock::time_point(std::chrono::seconds(job.expires))) {
-        fail(job, cfg, "queue lifetime exceeded: " + error, 0);
+        fail(job, cfg, "queue lifetime exceeded: " + error, false);
         return;
     }
     outbox_.mark_deferred(job.id, next, error, check_first);
@@ -213,7 +213,8 @@ void Sender::defer(const Job& job, const Config& cfg, std::chrono::seconds delay
     answered(job, {false, 0, error});
 }
 
-void Sender::fail(const Job& job, const Config& cfg, const std::string& error, int code) {
+void Sender::fail(const Job& job, const Config& cfg, const std::string& error, bool refused,
+                  int code) {
     outbox_.mark_failed(job.id, error);
     log::info(log::Qid{job.queue_id}, "to={}, from=<{}>, status=failed ({})",
               log::number(job.number), printable(job.sender), printable(error));
@@ -223,7 +224,7 @@ void Sender::fail(const Job& job, const Config& cfg, const std::string& error, i
         watched = watched_.count(job.id) != 0;
         if (watched) owed_notices_[job.id] = error;
     }
-    answered(job, {true, code, error});
+    answered(job, {refused, code, error});
     if (!watched) send_failure_notice(cfg, job, error);
 }
 

@@ -28,7 +28,7 @@ std::chrono::seconds backoff_delay(const Config& cfg, int attempts,
 
 // The first answer for a job, for end of message with eom_wait.
 struct FirstAnswer {
-    bool permanent_failure = false;
+    bool permanent_failure = false;  // Twilio refused it for good
     int code = 0;
     std::string error;
 };
@@ -61,7 +61,9 @@ class Sender {
     void send(const Job& job, TwilioClient& client, const Config& cfg);
     void defer(const Job& job, const Config& cfg, std::chrono::seconds delay,
                const std::string& error, bool check_first);
-    void fail(const Job& job, const Config& cfg, const std::string& error, int code);
+    // refused: Twilio refused this SMS for good (as opposed to our giving up on it).
+    void fail(const Job& job, const Config& cfg, const std::string& error, bool refused,
+              int code = 0);
     void answered(const Job& job, FirstAnswer answer);
     void wait_for_work(std::uint64_t seen);
 

@@ -37,6 +37,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 API = "/2010-04-01/Accounts/"
+ACCOUNT_RE = re.compile(r"^/2010-04-01/Accounts/([^/]+)\.json$")
 MESSAGES_RE = re.compile(r"^/2010-04-01/Accounts/([^/]+)/Messages(?:/(SM[0-9a-f]{32}))?\.json$")
 E164_RE = re.compile(r"^\+[1-9][0-9]{1,14}$")
 MAGIC_TO = {"+15005550001": (21211, "The 'To' number +15005550001 is not a valid phone number."),
@@ -341,6 +342,11 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         if path.startswith("/_fake/"):
             return self._control(path, raw)
+        a = ACCOUNT_RE.match(path)
+        if a and self.command == "GET":  # fetch the account: what `check --online` does
+            if fake.authenticate(self.headers.get("Authorization"), a.group(1)) is None:
+                return self._reply(*twilio_error(401, 20003, "Authenticate"))
+            return self._reply(200, {"sid": a.group(1), "status": "active", "type": "Full"})
         m = MESSAGES_RE.match(path)
         if not m:
             return self._reply(*twilio_error(404, 20404, "The requested resource %s was not found"

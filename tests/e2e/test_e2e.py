@@ -9,10 +9,12 @@ looks only at its own SMS, sink deliveries and outbox jobs.  E2E_KEEP=1 keeps th
 import base64
 import os
 import secrets
+import subprocess
 import time
 import unittest
 
 from harness import Environment, exit_on_sigterm
+from milter_proc import milter_bin
 
 SMS_NUMBER = "+14155550123"
 SENDER = "alerts@example.com"
@@ -192,6 +194,37 @@ class EndToEnd(unittest.TestCase):
             self.expect_no_sms_beyond_one(tag)
         finally:
             ENV.fake.set_script([])
+
+    def test_11_check_online_and_send(self):
+        milter = ENV.milters["main"]
+        run = lambda *a: subprocess.run([milter_bin(), *a], capture_output=True, text=True,
+                                        timeout=60, stdin=subprocess.DEVNULL)
+        ok = run("check", "--online", "-c", milter.config_path)
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        self.assertIn("Twilio credentials accepted", ok.stdout)
+
+        # A wrong token: refused by Twilio, reported, and never printed.
+        wrong = secrets.token_hex(16)
+        bad_token = os.path.join(ENV.root, "wrong-token")
+        fd = os.open(bad_token, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(wrong + "\n")
+        bad_conf = os.path.join(ENV.root, "wrong-token.conf")
+        with open(milter.config_path) as src, open(bad_conf, "w") as dst:
+            for line in src:
+                dst.write("twilio_auth_token_file = %s\n" % bad_token
+                          if line.startswith("twilio_auth_token_file") else line)
+        bad = run("check", "--online", "-c", bad_conf)
+        self.assertEqual(bad.returncode, 1, bad.stdout)
+        self.assertIn("credentials not accepted", bad.stderr)
+        self.assertNotIn(wrong, bad.stdout + bad.stderr)
+
+        tag = new_tag()
+        sent = run("send", "-c", milter.config_path, "--to", "415.555.0199", "send test " + tag)
+        self.assertEqual(sent.returncode, 0, sent.stderr)
+        self.assertIn("sent to +14155550199", sent.stdout)
+        got = ENV.fake.wait_for(lambda m: tag in (m["body"] or ""), timeout=10)
+        self.assertEqual([(m["to"], m["body"]) for m in got], [("+14155550199", "send test " + tag)])
 
     def test_99_auth_token_never_logged(self):
         basic = base64.b64encode(("%s:%s" % (ENV.account_sid, ENV.auth_token)).encode())
