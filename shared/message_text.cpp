@@ -144,6 +144,18 @@ void message_text_init() {
     g_mime_init();
     html_text_init();
     gsm_transliterate_init();
+    // GObject classes, GMime's charset tables and GLib's time zone cache are set up on first
+    // use; do that now, on one thread, rather than in the first concurrent callbacks.
+    static constexpr std::string_view kWarmUp =
+        "From: A <a@example.com>\r\nDate: Wed, 25 Nov 2026 19:00:00 +0000\r\nSubject: "
+        "=?UTF-8?B?w6k=?=\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+        "--b\r\nContent-Type: text/html; charset=iso-8859-1\r\nContent-Transfer-Encoding: "
+        "quoted-printable\r\n\r\n"
+        "<p>=E9</p>\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: x\r\n\r\ny\r\n"
+        "--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: "
+        "base64\r\n\r\nw6k=\r\n--b--\r\n";
+    compose_sms(extract_text(kWarmUp), TextOptions{});
 }
 
 MessageText extract_text(std::string_view raw, std::string_view cut_marker) {

@@ -2,10 +2,12 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
+#include "shared/log.h"
 #include "shared/message_text.h"
 
 int main(int argc, char** argv) {
     smsm::message_text_init();
+    smsm::log::init(smsm::LogTo::Nowhere, false);  // the tests check results, not log lines
     doctest::Context context(argc, argv);
     return context.run();
 }
