@@ -105,13 +105,25 @@ void Sender::worker() {
                 client_cfg = cfg;
             }
             if (auto job = outbox_.claim_due()) {
-                handle(*job, *client, *cfg);
+                run_job(*job, *client, *cfg);
                 continue;
             }
         } catch (const std::exception& e) {
             log::error("sender: {}", e.what());
         }
         wait_for_work(seen);
+    }
+}
+
+// handle() with a safety net: a job must not stay in `sending` because recording its outcome
+// failed (the store was busy, say). It is deferred with check_first, as after a crash.
+void Sender::run_job(const Job& job, TwilioClient& client, const Config& cfg) {
+    try {
+        handle(job, client, cfg);
+    } catch (const std::exception& e) {
+        log::error(log::Qid{job.queue_id}, "sender: {}; Twilio will be asked before any resend",
+                   e.what());
+        outbox_.mark_deferred(job.id, Clock::now() + cfg.minimal_backoff_time, e.what(), true);
     }
 }
 

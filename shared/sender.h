@@ -56,6 +56,7 @@ class Sender {
 
   private:
     void worker();
+    void run_job(const Job& job, TwilioClient& client, const Config& cfg);
     void handle(const Job& job, TwilioClient& client, const Config& cfg);
     bool check_before_resend(const Job& job, TwilioClient& client, const Config& cfg);
     void send(const Job& job, TwilioClient& client, const Config& cfg);
