@@ -28,9 +28,9 @@ std::string mask_address(std::string_view address) {
         lead = "<";
         local.remove_prefix(1);
     }
-    std::string masked = local.size() >= 10  ? keep_ends(local, 4, 4)
-                         : local.size() >= 6 ? keep_ends(local, 2, 2)
-                                             : std::string(local.size(), '*');
+    // The local part may be a national number: keep only its last four characters.
+    std::string masked =
+        local.size() >= 8 ? "***" + std::string(local.substr(local.size() - 4)) : "***";
     return printable(lead + masked + std::string(rest));
 }
 

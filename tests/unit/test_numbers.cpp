@@ -50,9 +50,11 @@ TEST_CASE("masking keeps only the ends") {
     CHECK(mask_number("+14155551212") == "+1415***1212");
     CHECK(mask_number("+3361234") == "+3***34");
     CHECK(mask_number("123") == "***");
-    CHECK(mask_address("<4155551212@sms.example.com>") == "<4155***1212@sms.example.com>");
-    CHECK(mask_address("<12@sms.example.com>") == "<**@sms.example.com>");
-    CHECK(mask_address("<1\r\n2345678901@x>") == "<1??2***8901@x>");
+    CHECK(mask_address("<4155551212@sms.example.com>") == "<***1212@sms.example.com>");
+    CHECK(mask_address("<+14155551212@sms.example.com>") == "<***1212@sms.example.com>");
+    CHECK(mask_address("<12@sms.example.com>") == "<***@sms.example.com>");
+    CHECK(mask_address("<12\r\n45678901@x>") == "<***8901@x>");
+    CHECK(mask_address("<1234567\r\n@x>") == "<***67??@x>");
 }
 
 TEST_CASE("CIDR matching, IPv4 and IPv6") {
