@@ -114,8 +114,8 @@ const KeyDef kKeys[] = {
          }
      }},
     {"allowed_senders", "",
-     "envelope senders allowed to send SMS (user@domain, or @domain for a whole domain); empty: "
-     "any",
+     "envelope senders allowed to send SMS (user@domain, or @domain for a whole "
+     "domain); empty: any",
      [](Config& c, std::string_view v) {
          c.allowed_senders.clear();
          for (auto& s : split_list(v)) {
@@ -172,9 +172,8 @@ const KeyDef kKeys[] = {
     {"state_directory", "/var/lib/sms-milter", "outbox and dedup store",
      [](Config& c, std::string_view v) { c.state_directory = absolute_path(v); }},
     {"body_size_limit", "1048576",
-     "bytes of the message (headers and body) kept for the SMS text; past it only the start of "
-     "each "
-     "later MIME part is kept",
+     "bytes of the message (headers and body) kept for the SMS text; past it only the "
+     "start of each later MIME part is kept",
      [](Config& c, std::string_view v) { c.body_size_limit = parse_size(v, 1024, 64u << 20); }},
     {"max_segments", "4",
      "longest SMS in segments; longer text is cut on a word with a visible \"...\"",
@@ -182,12 +181,12 @@ const KeyDef kKeys[] = {
          c.max_segments = static_cast<int>(parse_size(v, 1, 10));
      }},
     {"gsm_transliterate", "yes",
-     "yes: map look-alikes (curly quotes, dashes, ellipsis, odd spaces) to GSM-7 when that avoids "
-     "UCS-2",
+     "yes: map look-alikes (curly quotes, dashes, ellipsis, odd spaces) to GSM-7 when "
+     "that avoids UCS-2",
      [](Config& c, std::string_view v) { c.gsm_transliterate = parse_bool(v); }},
     {"sms_template", "",
-     "layout of the SMS text with {subject} {body} {from} {from_name} {sender}, \\n for a newline; "
-     "empty: subject, newline, body",
+     "layout of the SMS text with {subject} {body} {from} {from_name} {sender}, \\n "
+     "for a newline; empty: subject, newline, body",
      [](Config& c, std::string_view v) {
          if (auto err = check_template(v); !err.empty()) bad(err);
          c.sms_template = v;
@@ -203,9 +202,8 @@ const KeyDef kKeys[] = {
          c.max_queue_lifetime = parse_duration(v, 60, 30 * 86400);
      }},
     {"duplicate_window", "1h",
-     "how long the same sender, recipient, Message-ID and text are remembered, so that a "
-     "resubmitted "
-     "message texts nobody twice; 0: off",
+     "how long the same sender, recipient, Message-ID and text are remembered, so that "
+     "a resubmitted message texts nobody twice; 0: off",
      [](Config& c, std::string_view v) { c.duplicate_window = parse_duration(v, 0, 7 * 86400); }},
     {"outbox_retention", "7d",
      "how long sent and failed jobs stay in the outbox for `sms-milter queue`",
@@ -213,9 +211,8 @@ const KeyDef kKeys[] = {
          c.outbox_retention = parse_duration(v, 3600, 365 * 86400);
      }},
     {"eom_wait", "0",
-     "seconds end of message may wait for Twilio's first answer (0: reply once the SMS is queued); "
-     "a "
-     "permanent refusal of every SMS then becomes the SMTP reply",
+     "seconds end of message may wait for Twilio's first answer (0: reply once the SMS "
+     "is queued); a permanent refusal of every SMS then becomes the SMTP reply",
      [](Config& c, std::string_view v) { c.eom_wait = parse_duration(v, 0, 240); }},
     {"send_concurrency", "8",
      "Twilio requests in flight at once, each over its own reused connection",
@@ -223,9 +220,8 @@ const KeyDef kKeys[] = {
          c.send_concurrency = static_cast<int>(parse_size(v, 1, 64));
      }},
     {"lookup_failure_action", "defer",
-     "when a job's outcome is uncertain and Twilio's message list cannot be read: defer (look "
-     "again "
-     "later), resend (risk a duplicate) or fail",
+     "when a job's outcome is uncertain and Twilio's message list cannot be read: "
+     "defer (look again later), resend (risk a duplicate) or fail",
      [](Config& c, std::string_view v) {
          if (v == "defer")
              c.lookup_failure_action = LookupFailure::Defer;
