@@ -8,10 +8,12 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "milter/callbacks.h"
 #include "milter/commands.h"
+#include "milter/privileges.h"
 #include "milter/signals.h"
 #include "shared/log.h"
 #include "shared/message_text.h"
@@ -30,12 +32,22 @@ void reload(ConfigHolder& holder) {
         log::error("reload: keeping the previous configuration");
         return;
     }
-    if (load.config->milter_socket != old->milter_socket ||
-        load.config->state_directory != old->state_directory)
-        log::warning("reload: milter_socket and state_directory take effect only after a restart");
+    const Config& now = *load.config;
+    if (now.milter_socket != old->milter_socket || now.state_directory != old->state_directory ||
+        now.run_as_user != old->run_as_user || now.send_concurrency != old->send_concurrency)
+        log::warning(
+            "reload: milter_socket, state_directory, run_as_user and send_concurrency take "
+            "effect only after a restart");
     log::init(load.config->log_to, load.config->log_full_numbers);
     holder.set(load.config);
     log::info("reloaded configuration from {}", old->source);
+}
+
+// The file of a unix:/local: milter socket, or empty.
+std::string unix_socket_path(const std::string& socket) {
+    for (const char* prefix : {"unix:", "local:"})
+        if (socket.rfind(prefix, 0) == 0) return socket.substr(std::strlen(prefix));
+    return {};
 }
 
 bool open_socket(const std::string& socket) {
@@ -69,22 +81,33 @@ int cmd_run(const Args& argv) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     message_text_init();
 
+    const Config& cfg = *load.config;
     ConfigHolder holder(load.config);
     try {
-        Outbox outbox(load.config->state_directory);
-        Sender sender(holder, outbox);
-        MilterServices services{&holder, &outbox, &sender};
+        MilterServices services{&holder, nullptr, nullptr};  // complete before smfi_main()
         if (!register_milter(services)) {
             log::fatal("smfi_register failed");
             return 1;
         }
-        if (!open_socket(load.config->milter_socket)) {
-            log::fatal("cannot listen on {}", load.config->milter_socket);
+        if (!open_socket(cfg.milter_socket)) {
+            log::fatal("cannot listen on {}", cfg.milter_socket);
             return 1;
         }
+        if (!cfg.run_as_user.empty() && ::geteuid() == 0) {
+            RunAs user = lookup_user(cfg.run_as_user);
+            ::mkdir(cfg.state_directory.c_str(), 0700);
+            give_to(user, cfg.state_directory);
+            if (auto file = unix_socket_path(cfg.milter_socket); !file.empty()) give_to(user, file);
+            drop_privileges(user);
+            log::info("running as user {} (uid {}, gid {})", user.name, user.uid, user.gid);
+        }
+        Outbox outbox(cfg.state_directory);
+        Sender sender(holder, outbox);
+        services.outbox = &outbox;
+        services.sender = &sender;
         sender.start();
         ReloadThread reloader([&holder] { reload(holder); });
-        log::info("starting sms-milter {} on {}", SMS_MILTER_VERSION, load.config->milter_socket);
+        log::info("starting sms-milter {} on {}", SMS_MILTER_VERSION, cfg.milter_socket);
         int rc = smfi_main();
         log::info("stopping");
         sender.stop();

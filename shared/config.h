@@ -58,6 +58,8 @@ struct Config {
     std::string failure_notice;                 // empty: none; "sender"; or an address
     std::vector<std::string> sendmail_command;  // argv
 
+    std::string run_as_user;  // empty: stay as started
+
     LogTo log_to = LogTo::Syslog;
     bool log_full_numbers = false;
 

@@ -1,6 +1,7 @@
 // The declarative config table: every key with its default, validator and help text. It
 // drives parsing, `sms-milter check` and `sms-milter help config`.
 #include <fmt/format.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -249,6 +250,14 @@ const KeyDef kKeys[] = {
          c.sendmail_command = split_list(v);
          if (c.sendmail_command.empty() || c.sendmail_command[0].front() != '/')
              bad("expected an absolute path");
+     }},
+    {"run_as_user", "",
+     "user to become after binding the socket, when started as root (empty: stay as started; "
+     "systemd's User= is the usual way)",
+     [](Config& c, std::string_view v) {
+         if (!v.empty() && getpwnam(std::string(v).c_str()) == nullptr)
+             bad(fmt::format("no user \"{}\"", printable(v)));
+         c.run_as_user = v;
      }},
     {"log_to", "syslog", "syslog (facility mail) or stderr",
      [](Config& c, std::string_view v) {

@@ -75,8 +75,25 @@ jobs() { sqlite3 "file:$work/state/outbox.db?mode=ro" "SELECT number FROM jobs W
 result "outbox: no job for aborted messages" $?
 ! grep -q "not-the-real-token" "$work/milter.log"; result "log: no secret" $?
 
+# run_as_user: started as root, the daemon drops to nobody after binding, owns its outbox and
+# still answers.
+chmod 755 "$work"
+port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sed -e "s/^milter_socket = .*/milter_socket = inet:$port2@127.0.0.1/" \
+	-e "s|^state_directory = .*|state_directory = $work/state-nobody|" "$work/good.conf" >"$work/nobody.conf"
+echo "run_as_user = nobody" >>"$work/nobody.conf"
+"$bin" run -c "$work/nobody.conf" 2>"$work/nobody.log" &
+pid2=$!
+miltertest -D "socket=inet:$port2@127.0.0.1" -D "dir=$here" -s "$here/reload.lua"
+rc=$?
+uids=$(awk '/^Uid:/{print $2,$3,$4,$5}' "/proc/$pid2/status" 2>/dev/null)
+owner=$(stat -c %U "$work/state-nobody/outbox.db" 2>/dev/null)
+kill "$pid2"; wait "$pid2" 2>/dev/null
+[ "$rc" -eq 0 ] && [ "$uids" = "65534 65534 65534 65534" ] && [ "$owner" = nobody ]
+result "run_as_user = nobody (uids: $uids, outbox owner: $owner)" $?
+
 if [ "$failed" -ne 0 ]; then
-	echo "--- milter log"; cat "$work/milter.log"
+	echo "--- milter log"; cat "$work/milter.log" "$work/nobody.log" 2>/dev/null
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,44 @@
+// Dropping root after the socket is bound.
+#include "milter/privileges.h"
+
+#include <fmt/format.h>
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+namespace smsm {
+
+namespace {
+[[noreturn]] void fail(const std::string& what) {
+    throw std::runtime_error(fmt::format("{}: {}", what, std::strerror(errno)));
+}
+}  // namespace
+
+RunAs lookup_user(const std::string& name) {
+    std::vector<char> buf(16384);
+    struct passwd pw {};
+    struct passwd* found = nullptr;
+    int rc = getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
+    if (rc != 0 || !found) throw std::runtime_error(fmt::format("no user \"{}\"", name));
+    return RunAs{name, pw.pw_uid, pw.pw_gid};
+}
+
+void give_to(const RunAs& user, const std::string& path) {
+    if (::chown(path.c_str(), user.uid, user.gid) != 0) fail("chown " + path);
+}
+
+void drop_privileges(const RunAs& user) {
+    if (::initgroups(user.name.c_str(), user.gid) != 0) fail("initgroups");
+    if (::setgid(user.gid) != 0) fail("setgid");
+    if (::setuid(user.uid) != 0) fail("setuid");
+    bool dropped = ::getuid() == user.uid && ::geteuid() == user.uid && ::getgid() == user.gid &&
+                   ::getegid() == user.gid && (user.uid == 0 || ::setuid(0) != 0);
+    if (!dropped) throw std::runtime_error("privileges were not dropped");
+}
+
+}  // namespace smsm

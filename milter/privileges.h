@@ -1,0 +1,26 @@
+// Dropping root after the socket is bound: initgroups, setgid, setuid, in that order, and
+// the drop verified (setuid(0) must fail afterwards).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace smsm {
+
+struct RunAs {
+    std::string name;
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+
+// Looks the user up; throws std::runtime_error when there is no such user.
+RunAs lookup_user(const std::string& name);
+
+// Makes `path` (a directory or a unix socket) belong to the user, before the drop.
+void give_to(const RunAs& user, const std::string& path);
+
+// Throws std::runtime_error when any step fails or root can be regained.
+void drop_privileges(const RunAs& user);
+
+}  // namespace smsm
