@@ -12,6 +12,7 @@ listener in the one sandbox Postfix:
   crash    backoff 1s..2s; killed with SIGKILL in the middle of a burst, restarted
   queue    long backoff (10m..1h), for `sms-milter queue` against the running daemon
   lookup   backoff 5s..10s: room for an alert storm between an ambiguous answer and the lookup
+  badauth  a token Twilio rejects (401/20003) until a reload brings the right one
 Every mail carries a unique tag in its subject; each case counts only its own SMS.  Cases
 run one after another and leave no job of theirs pending, so counters of the fake Twilio
 (creates) can be compared before and after a case.
@@ -23,6 +24,7 @@ import email.utils
 import os
 import re
 import secrets
+import signal
 import threading
 import time
 import unittest
@@ -41,6 +43,15 @@ def sandbox_sendmail(env):
     return "/usr/sbin/sendmail -C " + env.postfix_etc
 
 
+def wrong_token_file(env):
+    """A private token file holding a token the fake Twilio does not know."""
+    path = os.path.join(env.root, "wrong-token")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(16) + "\n")
+    return path
+
+
 def setUpModule():
     global ENV
     if os.geteuid() != 0:
@@ -55,6 +66,7 @@ def setUpModule():
                                 "maximal_backoff_time": "1h"}},
         "lookup": {"overrides": {"minimal_backoff_time": "5s",
                                  "maximal_backoff_time": "10s"}},
+        "badauth": {"overrides": {"twilio_auth_token_file": wrong_token_file}},
     })
     unittest.addModuleCleanup(env.stop)
     ENV = env.start()
@@ -414,6 +426,31 @@ class OutboxFaults(unittest.TestCase):
                          % re.findall(r".*uncertain outcome.*", ENV.milters["lookup"].log_text()))
         self.assertEqual([(j["state"], j["sid"]) for j in jobs], [("sent", got[0]["sid"])])
 
+
+    def test_11_wrong_credentials_keep_jobs_and_complain_once(self):
+        milter = ENV.milters["badauth"]
+        tags = [new_tag() for _ in range(3)]
+        creates = ENV.fake.stats()["creates"]
+        for tag in tags:
+            self.assert_accepted(self.send("badauth", [SMS_RCPT], tag))
+        # Backoff 1s..2s: every job meets several 401s in 5 s, yet stays queued for later.
+        time.sleep(5)
+        for tag in tags:
+            jobs = self.jobs("badauth", tag)
+            self.assertEqual([j["state"] for j in jobs], ["deferred"], jobs)
+            self.assertGreaterEqual(jobs[0]["attempts"], 2, jobs)
+        self.assertEqual(ENV.fake.stats()["creates"], creates)
+        complaints = milter.log_text().count("Twilio rejected the credentials")
+        self.assertEqual(complaints, 1, milter.log_text()[-3000:])
+
+        # The admin fixes the token file name and reloads: every job goes out, once.
+        milter.settings["twilio_auth_token_file"] = ENV.token_file
+        milter.write_config()
+        milter.proc.send_signal(signal.SIGUSR1)
+        for tag in tags:
+            self.wait_sms(tag, timeout=20, milter="badauth")
+        for tag in tags:
+            self.assertEqual(len(self.quiet_then_count(tag, seconds=1.0)), 1)
 
 if __name__ == "__main__":
     unittest.main()
