@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
 	build-essential cmake pkg-config git ca-certificates
 	libmilter-dev libcurl4-openssl-dev libphonenumber-dev libssl-dev libfmt-dev doctest-dev
-	libsqlite3-dev libgmime-3.0-dev nlohmann-json3-dev
+	libsqlite3-dev libgmime-3.0-dev libxml2-dev libicu-dev nlohmann-json3-dev
 	postfix swaks miltertest sqlite3 openssl python3 libsasl2-modules sasl2-bin
 	groff-base man-db clang libclang-rt-14-dev
 )
