@@ -5,5 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
-bash tools/build.sh >/dev/null
+build_log=$(mktemp)
+if ! bash tools/build.sh >"$build_log" 2>&1; then
+	tail -40 "$build_log" >&2
+	echo "demo: the build failed (whole log: $build_log)" >&2
+	exit 1
+fi
+rm -f "$build_log"
 SMS_MILTER_BIN="$PWD/build/sms-milter" python3 tools/demo.py
