@@ -4,7 +4,7 @@
 # alert mail through it and prints the SMS that Twilio received.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/install-deps.sh
+bash tools/install-deps.sh demo
 build_log=$(mktemp)
 if ! bash tools/build.sh >"$build_log" 2>&1; then
 	tail -40 "$build_log" >&2

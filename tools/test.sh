@@ -3,7 +3,7 @@
 # miltertest, docs, end to end through a real Postfix and a fake Twilio over HTTPS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/install-deps.sh
+bash tools/install-deps.sh test
 bash tools/build.sh
 cd build
 ctest --output-on-failure --timeout 900
