@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "milter/commands.h"
+#include "shared/milter_socket.h"
 #include "shared/twilio.h"
 
 namespace smsm {
@@ -23,6 +24,8 @@ int cmd_check(const Args& argv) {
     ConfigLoad load = load_config(path);
     for (const auto& e : load.errors) fmt::print(stderr, "{}\n", e);
     if (!load.config) return 1;
+    if (auto warning = inet_socket_warning(load.config->milter_socket); !warning.empty())
+        fmt::print(stderr, "{}: warning: {}\n", path, warning);
     if (online) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         TwilioClient client(*load.config);

@@ -17,6 +17,7 @@
 #include "milter/signals.h"
 #include "shared/log.h"
 #include "shared/message_text.h"
+#include "shared/milter_socket.h"
 
 namespace smsm {
 
@@ -43,16 +44,20 @@ void reload(ConfigHolder& holder) {
     log::info("reloaded configuration from {}", old->source);
 }
 
-// The file of a unix:/local: milter socket, or empty.
-std::string unix_socket_path(const std::string& socket) {
-    for (const char* prefix : {"unix:", "local:"})
-        if (socket.rfind(prefix, 0) == 0) return socket.substr(std::strlen(prefix));
-    return {};
-}
-
 bool open_socket(const std::string& socket) {
+    if (auto file = unix_socket_path(socket); !file.empty()) {
+        std::string dir = file.substr(0, file.find_last_of('/'));
+        struct stat st {};
+        if (!dir.empty() && ::stat(dir.c_str(), &st) != 0) {
+            log::fatal(
+                "cannot listen on {}: directory {} does not exist (the systemd unit's "
+                "RuntimeDirectory= or the package creates it; see sms-milter(8))",
+                socket, dir);
+            return false;
+        }
+    }
     if (smfi_setconn(const_cast<char*>(socket.c_str())) != MI_SUCCESS) return false;
-    mode_t old = ::umask(0007);  // a unix socket only for its owner and group
+    mode_t old = ::umask(0117);  // a unix socket 0660: only its owner and group connect
     bool ok = false;
     for (int i = 0; i < kBindAttempts && !ok; ++i) {
         ok = smfi_opensocket(true) == MI_SUCCESS;
@@ -89,6 +94,8 @@ int cmd_run(const Args& argv) {
             log::fatal("smfi_register failed");
             return 1;
         }
+        if (auto warning = inet_socket_warning(cfg.milter_socket); !warning.empty())
+            log::warning("{}", warning);
         if (!open_socket(cfg.milter_socket)) {
             log::fatal("cannot listen on {}", cfg.milter_socket);
             return 1;

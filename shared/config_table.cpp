@@ -83,8 +83,10 @@ std::string region_code(std::string_view v) {
 }
 
 const KeyDef kKeys[] = {
-    {"milter_socket", "inet:8890@127.0.0.1",
-     "where the milter listens: inet:PORT@HOST, inet6:PORT@HOST or unix:/path",
+    {"milter_socket", "unix:/run/sms-milter/sms-milter.sock",
+     "where the milter listens: unix:/path (mode 0660: the MTA's user must be in the "
+     "daemon's group), or inet:PORT@HOST and inet6:PORT@HOST (unauthenticated: any local "
+     "user could bypass the policy; a warning is logged)",
      [](Config& c, std::string_view v) {
          require_match(v, "(inet|inet6):[0-9]{1,5}(@.+)?|(unix|local):/.+",
                        "expected inet:PORT@HOST, inet6:PORT@HOST or unix:/PATH");

@@ -75,22 +75,39 @@ jobs() { sqlite3 "file:$work/state/outbox.db?mode=ro" "SELECT number FROM jobs W
 result "outbox: no job for aborted messages" $?
 ! grep -q "not-the-real-token" "$work/milter.log"; result "log: no secret" $?
 
-# run_as_user: started as root, the daemon drops to nobody after binding, owns its outbox and
-# still answers.
+# An inet socket has no authentication: check says so (and still passes).
+out=$("$bin" check -c "$work/good.conf" 2>&1)
+rc=$?
+[ "$rc" -eq 0 ] && grep -q "warning: .*inet socket: any local user" <<<"$out"
+result "check warns about an inet milter_socket" $?
+
+# run_as_user: started as root, the daemon drops to nobody after binding a unix socket that
+# only nobody's group can reach (0660), owns its outbox and still answers on that socket.
 chmod 755 "$work"
-port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sed -e "s/^milter_socket = .*/milter_socket = inet:$port2@127.0.0.1/" \
+install -d -m 0750 "$work/sock"
+sed -e "s|^milter_socket = .*|milter_socket = unix:$work/sock/milter.sock|" \
 	-e "s|^state_directory = .*|state_directory = $work/state-nobody|" "$work/good.conf" >"$work/nobody.conf"
 echo "run_as_user = nobody" >>"$work/nobody.conf"
 "$bin" run -c "$work/nobody.conf" 2>"$work/nobody.log" &
 pid2=$!
-miltertest -D "socket=inet:$port2@127.0.0.1" -D "dir=$here" -s "$here/reload.lua"
+for _ in $(seq 100); do [ -S "$work/sock/milter.sock" ] && break; sleep 0.1; done
+miltertest -D "socket=unix:$work/sock/milter.sock" -D "dir=$here" -s "$here/reload.lua"
 rc=$?
 uids=$(awk '/^Uid:/{print $2,$3,$4,$5}' "/proc/$pid2/status" 2>/dev/null)
 owner=$(stat -c %U "$work/state-nobody/outbox.db" 2>/dev/null)
+sock=$(stat -c '%a %U' "$work/sock/milter.sock" 2>/dev/null)
 kill "$pid2"; wait "$pid2" 2>/dev/null
-[ "$rc" -eq 0 ] && [ "$uids" = "65534 65534 65534 65534" ] && [ "$owner" = nobody ]
-result "run_as_user = nobody (uids: $uids, outbox owner: $owner)" $?
+[ "$rc" -eq 0 ] && [ "$uids" = "65534 65534 65534 65534" ] && [ "$owner" = nobody ] && [ "$sock" = "660 nobody" ]
+result "run_as_user = nobody on a unix socket (uids: $uids, outbox owner: $owner, socket: $sock)" $?
+! grep -q "inet socket" "$work/nobody.log"
+result "no inet warning for a unix socket" $?
+
+# A unix socket whose directory is missing: a fatal error naming the directory, exit 1.
+sed -e "s|^milter_socket = .*|milter_socket = unix:$work/missing/milter.sock|" "$work/good.conf" >"$work/missing.conf"
+timeout 20 "$bin" run -c "$work/missing.conf" 2>"$work/missing.log"
+rc=$?
+[ "$rc" -eq 1 ] && grep -q "fatal: cannot listen on .*directory $work/missing does not exist" "$work/missing.log"
+result "a missing socket directory is a fatal error (exit $rc)" $?
 
 if [ "$failed" -ne 0 ]; then
 	echo "--- milter log"; cat "$work/milter.log" "$work/nobody.log" 2>/dev/null

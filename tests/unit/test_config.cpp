@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "shared/config.h"
+#include "shared/milter_socket.h"
 #include "tests/unit/fixtures.h"
 
 using smsm::load_config;
@@ -20,7 +21,7 @@ TEST_CASE("a minimal config loads with the documented defaults") {
     auto load = load_config(d.write("c.conf", minimal(d)));
     REQUIRE(load.errors.empty());
     const auto& c = *load.config;
-    CHECK(c.milter_socket == "inet:8890@127.0.0.1");
+    CHECK(c.milter_socket == "unix:/run/sms-milter/sms-milter.sock");
     CHECK(c.default_region == "US");
     CHECK(c.allowed_countries == std::vector<std::string>{"US"});
     CHECK(c.allowed_clients.size() == 2);
@@ -142,4 +143,27 @@ TEST_CASE("a missing config file is an error naming it") {
     auto load = load_config("/nonexistent/sms-milter.conf");
     REQUIRE(load.errors.size() >= 1);
     CHECK(load.errors[0].rfind("/nonexistent/sms-milter.conf: cannot open", 0) == 0);
+}
+
+TEST_CASE("milter_socket: unix files, and a warning for every inet socket") {
+    struct Case {
+        const char* socket;
+        const char* file;
+        bool warns;
+    };
+    const Case cases[] = {
+        {"unix:/run/sms-milter/sms-milter.sock", "/run/sms-milter/sms-milter.sock", false},
+        {"local:/var/spool/postfix/sms-milter/s.sock", "/var/spool/postfix/sms-milter/s.sock",
+         false},
+        {"inet:8890@127.0.0.1", "", true},
+        {"inet6:8890@[::1]", "", true},
+        {"inet:8890", "", true},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.socket);
+        CHECK(smsm::unix_socket_path(c.socket) == c.file);
+        CHECK(smsm::inet_socket_warning(c.socket).empty() == !c.warns);
+    }
+    CHECK(smsm::inet_socket_warning("inet:8890@127.0.0.1").find("any local user") !=
+          std::string::npos);
 }
