@@ -2,13 +2,15 @@
 
 MilterInstance writes a config (Postfix main.cf style `key = value`) into WORKDIR, starts
 `$SMS_MILTER_BIN run -c CONFIG` (default build/sms-milter under the repo root) with stdout and
-stderr to WORKDIR/milter-NAME.log, waits until the milter port accepts TCP, and stops it with
+stderr to WORKDIR/milter-NAME.log, waits until the milter port (or, with a milter_socket
+override unix:PATH, that socket) accepts connections, and stops it with
 SIGTERM (SIGKILL after 10 s); kill() is a crash (SIGKILL), start() again reuses the state
 directory.  jobs() reads the SQLite outbox read-only; queue() runs `sms-milter queue`.
 """
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import time
@@ -21,6 +23,21 @@ REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 def milter_bin():
     path = os.environ.get("SMS_MILTER_BIN", "build/sms-milter")
     return path if os.path.isabs(path) else os.path.join(REPO_ROOT, path)
+
+
+def wait_unix(path, timeout=10.0, alive=None):
+    """Poll until the unix socket at path accepts a connection; `alive()` False aborts."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if alive is not None and not alive():
+            return False
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(path)
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
 
 
 class MilterInstance:
@@ -75,11 +92,17 @@ class MilterInstance:
                                      stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         self.terminated = False
-        if not wait_port(self.port, timeout=timeout, alive=lambda: self.proc.poll() is None):
+        sock = self.settings["milter_socket"]
+        alive = lambda: self.proc.poll() is None
+        if sock.startswith("unix:"):
+            listening = wait_unix(sock[len("unix:"):], timeout=timeout, alive=alive)
+        else:
+            listening = wait_port(self.port, timeout=timeout, alive=alive)
+        if not listening:
             rc = self.proc.poll()
             self.stop()
-            raise RuntimeError("sms-milter %s did not listen on %d (exit %s); log:\n%s"
-                               % (self.name, self.port, rc, self.log_text()[-3000:]))
+            raise RuntimeError("sms-milter %s did not listen on %s (exit %s); log:\n%s"
+                               % (self.name, sock, rc, self.log_text()[-3000:]))
         return self
 
     def terminate(self):
