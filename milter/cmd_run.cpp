@@ -115,6 +115,7 @@ int cmd_run(const Args& argv) {
         sender.start();
         ReloadThread reloader([&holder] { reload(holder); });
         log::info("starting sms-milter {} on {}", SMS_MILTER_VERSION, cfg.milter_socket);
+        log::started();
         int rc = smfi_main();
         log::info("stopping");
         sender.stop();

@@ -18,6 +18,7 @@ namespace {
 std::atomic<bool> g_syslog{false};
 std::atomic<bool> g_silent{false};
 std::atomic<bool> g_full_numbers{false};
+std::atomic<bool> g_starting{true};
 std::mutex g_stderr_mutex;
 
 const char* prefix(Level l) {
@@ -61,6 +62,10 @@ void init(LogTo to, bool full_numbers) {
     g_silent = to == LogTo::Nowhere;
 }
 
+void started() {
+    g_starting = false;
+}
+
 void write(Level level, std::string_view qid, std::string_view text) {
     if (g_silent) return;
     std::string line = qid.empty()
@@ -68,7 +73,8 @@ void write(Level level, std::string_view qid, std::string_view text) {
                            : fmt::format("{}: {}{}", printable(qid, 32), prefix(level), text);
     if (g_syslog) {
         syslog(priority(level), "%s", line.c_str());
-        return;
+        bool mirror = level >= Level::Fatal || (g_starting && level >= Level::Error);
+        if (!mirror) return;
     }
     auto now = std::chrono::system_clock::now();
     auto t = std::chrono::system_clock::to_time_t(now);

@@ -1,5 +1,7 @@
 // The one logging facade: Postfix-style lines with severities (info, warning, error, fatal,
 // panic), to syslog (facility mail) or stderr, tagged with the MTA queue ID where there is one.
+// With syslog, fatal and panic lines, and errors until started(), go to stderr as well: a
+// daemon that cannot start must say why even where no syslog daemon listens.
 //
 // Security: callers pass phone numbers through log::number() and untrusted text through
 // printable(); secrets are never handed to this module.
@@ -22,6 +24,8 @@ struct Qid {
 };
 
 void init(LogTo to, bool full_numbers);
+// Start-up is over (the daemon serves): from now on only fatal and panic are mirrored.
+void started();
 void write(Level level, std::string_view qid, std::string_view text);
 
 // A phone number as it may appear in a log line: masked unless log_full_numbers = yes.
