@@ -6,9 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 #include <thread>
 
 #include "milter/callbacks.h"
@@ -42,6 +44,17 @@ void reload(ConfigHolder& holder) {
     log::init(load.config->log_to, load.config->log_full_numbers);
     holder.set(load.config);
     log::info("reloaded configuration from {}", old->source);
+}
+
+// The state directory, mode 0700, when it is missing and its parent exists: without
+// systemd's StateDirectory= (or the package) nothing else creates it.
+void make_state_directory(const std::string& dir) {
+    if (::mkdir(dir.c_str(), 0700) == 0) {
+        log::info("created state_directory {}", dir);
+    } else if (errno != EEXIST) {
+        throw std::runtime_error(
+            fmt::format("state_directory {}: cannot create it: {}", dir, std::strerror(errno)));
+    }
 }
 
 bool open_socket(const std::string& socket) {
@@ -100,9 +113,9 @@ int cmd_run(const Args& argv) {
             log::fatal("cannot listen on {}", cfg.milter_socket);
             return 1;
         }
+        make_state_directory(cfg.state_directory);
         if (!cfg.run_as_user.empty() && ::geteuid() == 0) {
             RunAs user = lookup_user(cfg.run_as_user);
-            ::mkdir(cfg.state_directory.c_str(), 0700);
             give_to(user, cfg.state_directory);
             if (auto file = unix_socket_path(cfg.milter_socket); !file.empty()) give_to(user, file);
             drop_privileges(user);

@@ -2,17 +2,22 @@
 
   - log_to = syslog (the default) with no syslog daemon: a fatal start-up error still reaches
     stderr, and the exit status is 1;
+  - a missing state_directory whose parent exists is created (mode 0700);
+  - `check` run as root verifies what the daemon's user (run_as_user, else the system user
+    sms-milter) can read and write, and names each file that user cannot read.
 
 Run as root:  SMS_MILTER_BIN=build/sms-milter python3 -m unittest tests/e2e/test_start_and_check.py
 """
 
 import os
+import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import unittest
 
-from milter_proc import milter_bin
+from milter_proc import milter_bin, wait_unix
 
 ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
 
@@ -63,8 +68,31 @@ class StartUp(unittest.TestCase):
                              state_directory=self.w.path("no-such-parent", "state"))
         r = run("run", "-c", conf)
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertRegex(r.stderr, r"sms-milter\[\d+\]: fatal: .*%s"
-                         % self.w.path("no-such-parent", "state"))
+        self.assertRegex(r.stderr, r"sms-milter\[\d+\]: fatal: state_directory %s: cannot create "
+                         r"it: No such file or directory" % self.w.path("no-such-parent", "state"))
+
+    def test_missing_state_directory_is_created(self):
+        conf = self.w.config(log_to="stderr")
+        proc = subprocess.Popen([milter_bin(), "run", "-c", conf], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+        try:
+            self.assertTrue(wait_unix(self.w.path("milter.sock"), timeout=15,
+                                      alive=lambda: proc.poll() is None),
+                            "the daemon did not start")
+            st = os.stat(self.w.path("state"))
+            self.assertEqual(oct(st.st_mode & 0o777), oct(0o700))
+            self.assertTrue(os.path.exists(self.w.path("state", "outbox.db")))
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            try:
+                out = proc.communicate(timeout=15)[0]
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out = proc.communicate()[0]
+        self.assertIn("created state_directory " + self.w.path("state"), out)
+        self.assertEqual(proc.returncode, 0, out)
 
 
 if __name__ == "__main__":
