@@ -49,7 +49,6 @@ for line in io.lines(headers) do
 	end
 	must(mt.header(conn, name, value), "header " .. name)
 end
-must(mt.eoh(conn), "eoh")
 
 local f = io.open(body, "rb")
 if f == nil then

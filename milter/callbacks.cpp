@@ -78,8 +78,14 @@ std::optional<IpAddress> address_of(const _SOCK_ADDR* sa) {
     return IpAddress::parse(buf);
 }
 
-sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long, unsigned long, unsigned long,
-                      unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
+// Protocol economy: the MTA skips the steps this filter does not use (HELO, unknown
+// commands, end of headers) and waits for no reply to connect, each header and each body
+// chunk, whose answer is always "continue". Only the macros that are used are requested.
+constexpr unsigned long kSkipSteps = SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NOEOH;
+constexpr unsigned long kNoReplySteps = SMFIP_NR_CONN | SMFIP_NR_HDR | SMFIP_NR_BODY;
+
+sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long,
+                      unsigned long, unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
                       unsigned long* pf3) {
     return guard(ctx, "negotiate", [&] {
         if ((f0 & SMFIF_DELRCPT) == 0) {
@@ -88,13 +94,18 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long, unsigned lo
             return SMFIS_REJECT;
         }
         *pf0 = SMFIF_DELRCPT | (f0 & SMFIF_SETSYMLIST);
-        *pf1 = 0;
+        *pf1 = f1 & (kSkipSteps | kNoReplySteps);
         *pf2 = *pf3 = 0;
+        delete conn_of(ctx);  // negotiate starts a connection
+        auto* c = new Connection;
+        smfi_setpriv(ctx, c);
+        c->no_reply_connect = (*pf1 & SMFIP_NR_CONN) != 0;
+        c->no_reply_content =
+            (*pf1 & (SMFIP_NR_HDR | SMFIP_NR_BODY)) == (SMFIP_NR_HDR | SMFIP_NR_BODY);
         if (f0 & SMFIF_SETSYMLIST) {
             smfi_setsymlist(ctx, SMFIM_CONNECT, const_cast<char*>("{client_addr}"));
-            smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("i {auth_authen}"));
+            smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{auth_authen}"));
             smfi_setsymlist(ctx, SMFIM_ENVRCPT, const_cast<char*>("i"));
-            smfi_setsymlist(ctx, SMFIM_DATA, const_cast<char*>("i"));
             smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
         }
         return SMFIS_CONTINUE;
@@ -102,14 +113,25 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long, unsigned lo
 }
 
 sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR* hostaddr) {
-    return guard(ctx, "connect", [&] {
-        delete conn_of(ctx);  // never set before connect, but be safe
-        auto* c = new Connection;
-        smfi_setpriv(ctx, c);
+    Connection* c = conn_of(ctx);
+    sfsistat done = c && c->no_reply_connect ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+    sfsistat rc = guard(ctx, "connect", [&] {
+        if (!c) {  // an MTA that skipped negotiation
+            c = new Connection;
+            smfi_setpriv(ctx, c);
+        }
         c->client = address_of(hostaddr);
         if (!c->client && hostaddr) c->client = IpAddress::parse(macro(ctx, "{client_addr}"));
-        return SMFIS_CONTINUE;
+        return done;
     });
+    // Without a reply a failure cannot be answered here; MAIL then finds no connection state
+    // and answers 451 4.3.0.
+    if (rc != done && done == SMFIS_NOREPLY) {
+        delete conn_of(ctx);
+        smfi_setpriv(ctx, nullptr);
+        return SMFIS_NOREPLY;
+    }
+    return rc;
 }
 
 sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
@@ -143,21 +165,33 @@ sfsistat on_data(SMFICTX* ctx) {
     });
 }
 
-sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
-    return guard(ctx, "header", [&] {
-        Connection* c = conn_of(ctx);
-        if (!c || !c->message) return to_status(ctx, replies::internal());
-        c->message->header(name ? name : "", value ? value : "");
-        return SMFIS_CONTINUE;
+// Headers and body chunks need no reply when negotiated so: a failure while capturing is
+// remembered and answered with 451 4.3.0 at end of message.
+template <typename F>
+sfsistat capture(SMFICTX* ctx, const char* stage, F&& body) {
+    Connection* c = conn_of(ctx);
+    if (!c || !c->message) return to_status(ctx, replies::internal());
+    sfsistat done = c->no_reply_content ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+    if (c->message->failed()) return done;
+    sfsistat rc = guard(ctx, stage, [&] {
+        body(*c->message);
+        return done;
     });
+    if (rc != done) {
+        c->message->fail();
+        return done == SMFIS_NOREPLY ? SMFIS_NOREPLY : rc;
+    }
+    return rc;
+}
+
+sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
+    return capture(ctx, "header",
+                   [&](Message& m) { m.header(name ? name : "", value ? value : ""); });
 }
 
 sfsistat on_body(SMFICTX* ctx, unsigned char* data, size_t len) {
-    return guard(ctx, "body", [&] {
-        Connection* c = conn_of(ctx);
-        if (!c || !c->message) return to_status(ctx, replies::internal());
-        c->message->body(std::string_view(reinterpret_cast<const char*>(data), len));
-        return SMFIS_CONTINUE;
+    return capture(ctx, "body", [&](Message& m) {
+        m.body(std::string_view(reinterpret_cast<const char*>(data), len));
     });
 }
 

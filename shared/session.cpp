@@ -91,6 +91,11 @@ EomOutcome Message::end(std::string_view qid, Outbox& outbox) {
     EomOutcome out;
     if (sms_.empty()) return out;
     log::Qid q{qid};
+    if (failed_) {
+        log::error(q, "the message could not be captured; answering 451");
+        out.reply = replies::internal();
+        return out;
+    }
     if (capture_.cut() || headers_cut_)
         log::info(
             q,

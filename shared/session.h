@@ -33,6 +33,9 @@ class Message {
     void header(std::string_view name, std::string_view value);
     void body(std::string_view chunk);
     EomOutcome end(std::string_view qid, Outbox& outbox);
+    // A capture step failed (headers and body get no reply): end of message answers 451.
+    void fail() { failed_ = true; }
+    bool failed() const { return failed_; }
     // The SMS text of the captured message (empty: no text at all). Ends the capture.
     std::string sms_text();
     // The SMS text of what was captured so far (empty: no text at all).
@@ -53,11 +56,14 @@ class Message {
     std::string identity_;  // the Message-ID and Date headers
     bool in_body_ = false;
     bool headers_cut_ = false;
+    bool failed_ = false;
 };
 
 struct Connection {
     std::optional<IpAddress> client;  // none: local submission
     std::unique_ptr<Message> message;
+    bool no_reply_connect = false;  // negotiated SMFIP_NR_CONN
+    bool no_reply_content = false;  // negotiated SMFIP_NR_HDR and SMFIP_NR_BODY
 };
 
 }  // namespace smsm
