@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
+#include "milter/check_access.h"
 #include "milter/commands.h"
 #include "shared/milter_socket.h"
 #include "shared/twilio.h"
@@ -26,6 +27,12 @@ int cmd_check(const Args& argv) {
     if (!load.config) return 1;
     if (auto warning = inet_socket_warning(load.config->milter_socket); !warning.empty())
         fmt::print(stderr, "{}: warning: {}\n", path, warning);
+    AccessReport access = check_daemon_access(*load.config);
+    for (const auto& w : access.warnings) fmt::print(stderr, "warning: {}\n", w);
+    for (const auto& p : access.problems) fmt::print(stderr, "{}\n", p);
+    if (!access.problems.empty()) return 1;
+    if (!access.user.empty())
+        fmt::print("{}: files and directories checked as user {}\n", path, access.user);
     if (online) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         TwilioClient client(*load.config);

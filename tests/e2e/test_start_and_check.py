@@ -4,6 +4,9 @@
     stderr, and the exit status is 1;
   - a missing state_directory whose parent exists is created (mode 0700);
   - `check` run as root verifies what the daemon's user (run_as_user, else the system user
+    sms-milter) can read and write, and names each file that user cannot read; run as that
+    user it checks the same in-process (the user here is nobody: no user is created).
+  - `check` run as root verifies what the daemon's user (run_as_user, else the system user
     sms-milter) can read and write, and names each file that user cannot read.
 
 Run as root:  SMS_MILTER_BIN=build/sms-milter python3 -m unittest tests/e2e/test_start_and_check.py
@@ -93,6 +96,61 @@ class StartUp(unittest.TestCase):
                 out = proc.communicate()[0]
         self.assertIn("created state_directory " + self.w.path("state"), out)
         self.assertEqual(proc.returncode, 0, out)
+
+
+class CheckAsDaemonUser(unittest.TestCase):
+    USER = "nobody"
+
+    def setUp(self):
+        self.w = Workdir()
+        self.addCleanup(self.w.remove)
+        self.nobody = pwd.getpwnam(self.USER)
+
+    def give(self, path):
+        os.chown(path, self.nobody.pw_uid, self.nobody.pw_gid)
+
+    def test_root_check_names_what_run_as_user_cannot_read(self):
+        conf = self.w.config(run_as_user=self.USER)
+        os.chmod(conf, 0o640)  # root:root, as the README's install once left it
+        r = run("check", "-c", conf)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertEqual(sorted(r.stderr.splitlines()), sorted([
+            "%s: not readable by user nobody (Permission denied)" % conf,
+            "%s: not readable by user nobody (Permission denied)" % self.w.token]))
+        self.assertNotIn(": ok", r.stdout)
+
+        self.give(conf)
+        self.give(self.w.token)
+        os.makedirs(self.w.path("state"), mode=0o700)
+        self.give(self.w.path("state"))  # as the daemon's first start leaves it
+        with open(self.w.path("state", "outbox.db"), "w"):
+            pass  # then made by `sms-milter queue` run as root: the daemon could not write it
+        r = run("check", "-c", conf)
+        self.assertEqual((r.returncode, r.stderr.strip()),
+                         (1, "%s: not writable by user nobody (Permission denied)"
+                          % self.w.path("state", "outbox.db")))
+
+        self.give(self.w.path("state", "outbox.db"))
+        r = run("check", "-c", conf)
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        self.assertEqual(r.stdout, "%s: files and directories checked as user nobody\n%s: ok\n"
+                         % (conf, conf))
+
+    def test_check_as_the_user_itself(self):
+        """The unit's way (User=, no run_as_user): the state and socket directories must be
+        writable by that user."""
+        os.makedirs(self.w.path("state"), mode=0o700)  # root's
+        os.makedirs(self.w.path("run"), mode=0o755)    # root's
+        conf = self.w.config(milter_socket="unix:" + self.w.path("run", "milter.sock"))
+        self.give(self.w.token)
+        r = subprocess.run(["runuser", "-u", self.USER, "--", milter_bin(), "check", "-c", conf],
+                           capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertEqual(sorted(r.stderr.splitlines()), sorted([
+            "%s: state_directory not writable by user nobody (Permission denied)"
+            % self.w.path("state"),
+            "%s: cannot create the milter socket here: not writable by user nobody "
+            "(Permission denied)" % self.w.path("run")]))
 
 
 if __name__ == "__main__":
