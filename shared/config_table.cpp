@@ -205,8 +205,8 @@ const KeyDef kKeys[] = {
          c.max_queue_lifetime = parse_duration(v, 60, 30 * 86400);
      }},
     {"duplicate_window", "1h",
-     "how long the same sender, recipient, Message-ID and text are remembered, so that "
-     "a resubmitted message texts nobody twice; 0: off",
+     "how long an SMS is remembered by envelope sender, number, text, Message-ID and Date, "
+     "so that a resubmitted message texts nobody twice; 0: off",
      [](Config& c, std::string_view v) { c.duplicate_window = parse_duration(v, 0, 7 * 86400); }},
     {"outbox_retention", "7d",
      "how long sent and failed jobs stay in the outbox for `sms-milter queue`",
