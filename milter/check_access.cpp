@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 
 #include "milter/privileges.h"
 #include "shared/milter_socket.h"
@@ -150,15 +151,21 @@ void check_as(const Config& cfg, const RunAs& user, bool root_creates, AccessRep
 
 }  // namespace
 
-AccessReport check_daemon_access(const Config& cfg) {
+AccessReport check_daemon_access(const Config& cfg, const std::string& user) {
     AccessReport r;
-    if (::geteuid() != 0) {
-        const struct passwd* pw = ::getpwuid(::geteuid());
-        r.user = pw ? pw->pw_name : std::to_string(::geteuid());
+    const struct passwd* me = ::getpwuid(::geteuid());
+    std::string my_name = me ? me->pw_name : std::to_string(::geteuid());
+    if (::geteuid() != 0 || user == my_name) {
+        if (!user.empty() && user != my_name)
+            throw std::invalid_argument(
+                fmt::format("only root can check as another user than {}", my_name));
+        r.user = my_name;
         check_as_current(cfg, r.user, false, r);
         return r;
     }
-    if (!cfg.run_as_user.empty())
+    if (!user.empty())
+        r.user = user;
+    else if (!cfg.run_as_user.empty())
         r.user = cfg.run_as_user;
     else if (user_exists(kServiceUser))
         r.user = kServiceUser;

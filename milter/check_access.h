@@ -20,6 +20,8 @@ struct AccessReport {
 };
 
 // As root: checks as the daemon's user in a child process; otherwise as the current user.
-AccessReport check_daemon_access(const Config& cfg);
+// `user` (check --user NAME) names the daemon's user instead; root can name anyone, others
+// only themselves (std::invalid_argument otherwise).
+AccessReport check_daemon_access(const Config& cfg, const std::string& user = {});
 
 }  // namespace smsm

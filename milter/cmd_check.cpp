@@ -1,7 +1,10 @@
-// `sms-milter check [-c FILE] [--online]`: validate the config and secret files, and with
-// --online the Twilio credentials. Errors as FILE:LINE: text; exit 0 ok, 1 not ok.
+// `sms-milter check [-c FILE] [--online] [--user NAME]`: validate the config and secret
+// files, what the daemon's user can read and write (check_access.h), and with --online the
+// Twilio credentials. Errors as FILE:LINE: text; exit 0 ok, 1 not ok.
 #include <curl/curl.h>
 #include <fmt/format.h>
+
+#include <stdexcept>
 
 #include "milter/check_access.h"
 #include "milter/commands.h"
@@ -14,9 +17,13 @@ int cmd_check(const Args& argv) {
     Args args = argv;
     std::string path = take_config_option(args);
     bool online = false;
-    for (const auto& a : args) {
+    std::string user;  // --user NAME: the daemon's user, instead of run_as_user or sms-milter
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const auto& a = args[i];
         if (a == "--online") {
             online = true;
+        } else if (a == "--user" && i + 1 < args.size()) {
+            user = args[++i];
         } else {
             fmt::print(stderr, "sms-milter check: unexpected argument \"{}\"\n", a);
             return 2;
@@ -27,7 +34,13 @@ int cmd_check(const Args& argv) {
     if (!load.config) return 1;
     if (auto warning = inet_socket_warning(load.config->milter_socket); !warning.empty())
         fmt::print(stderr, "{}: warning: {}\n", path, warning);
-    AccessReport access = check_daemon_access(*load.config);
+    AccessReport access;
+    try {
+        access = check_daemon_access(*load.config, user);
+    } catch (const std::invalid_argument& e) {
+        fmt::print(stderr, "sms-milter check: {}\n", e.what());
+        return 2;
+    }
     for (const auto& w : access.warnings) fmt::print(stderr, "warning: {}\n", w);
     for (const auto& p : access.problems) fmt::print(stderr, "{}\n", p);
     if (!access.problems.empty()) return 1;

@@ -20,8 +20,10 @@ struct Command {
 const Command kCommands[] = {
     {"run", cmd_run, "run [-c FILE]",
      "serve in the foreground until SIGTERM; SIGUSR1 reloads the config"},
-    {"check", cmd_check, "check [-c FILE] [--online]",
-     "validate the config and secret files (--online: also the Twilio credentials)"},
+    {"check", cmd_check, "check [-c FILE] [--online] [--user NAME]",
+     "validate the config and secret files, and what the daemon's user (--user, else "
+     "run_as_user, else sms-milter) can read and write (--online: also the Twilio "
+     "credentials)"},
     {"render", cmd_render,
      "render [-c FILE] --from ADDR --to RCPT [--to RCPT...] [--client IP] [--sasl USER] [--json] "
      "[MESSAGE-FILE]",

@@ -80,7 +80,8 @@ fi
 if ! grep -q "$tmp/secret" "$tmp/sms-milter.conf"; then
     fail "$example sets no secret file (twilio_auth_token_file or twilio_api_key_secret_file)"
 fi
-if ! out=$("$bin" check -c "$tmp/sms-milter.conf" 2>&1); then
+# --user: the files here are private to whoever runs this, as they would be to the daemon.
+if ! out=$("$bin" check --user "$(id -un)" -c "$tmp/sms-milter.conf" 2>&1); then
     fail "$example does not pass '$bin check' (secret file and state directory replaced):"
     printf '%s\n' "$out" | sed "s|$tmp/sms-milter.conf|$example (copy)|" >&2
 fi

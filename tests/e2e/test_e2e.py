@@ -199,7 +199,7 @@ class EndToEnd(unittest.TestCase):
         milter = ENV.milters["main"]
         run = lambda *a: subprocess.run([milter_bin(), *a], capture_output=True, text=True,
                                         timeout=60, stdin=subprocess.DEVNULL)
-        ok = run("check", "--online", "-c", milter.config_path)
+        ok = run("check", "--online", "--user", "root", "-c", milter.config_path)
         self.assertEqual(ok.returncode, 0, ok.stderr)
         self.assertIn("Twilio credentials accepted", ok.stdout)
 
@@ -214,7 +214,7 @@ class EndToEnd(unittest.TestCase):
             for line in src:
                 dst.write("twilio_auth_token_file = %s\n" % bad_token
                           if line.startswith("twilio_auth_token_file") else line)
-        bad = run("check", "--online", "-c", bad_conf)
+        bad = run("check", "--online", "--user", "root", "-c", bad_conf)
         self.assertEqual(bad.returncode, 1, bad.stdout)
         self.assertIn("credentials not accepted", bad.stderr)
         self.assertNotIn(wrong, bad.stdout + bad.stderr)

@@ -136,6 +136,16 @@ class CheckAsDaemonUser(unittest.TestCase):
         self.assertEqual(r.stdout, "%s: files and directories checked as user nobody\n%s: ok\n"
                          % (conf, conf))
 
+    def test_user_option_names_the_daemons_user(self):
+        conf = self.w.config()  # no run_as_user: --user says who the daemon runs as
+        r = run("check", "--user", self.USER, "-c", conf)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("%s: not readable by user nobody (Permission denied)" % self.w.token,
+                      r.stderr.splitlines())
+        r = run("check", "--user", "root", "-c", conf)  # a daemon run as root
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        self.assertIn("checked as user root", r.stdout)
+
     def test_check_as_the_user_itself(self):
         """The unit's way (User=, no run_as_user): the state and socket directories must be
         writable by that user."""

@@ -76,7 +76,7 @@ result "outbox: no job for aborted messages" $?
 ! grep -q "not-the-real-token" "$work/milter.log"; result "log: no secret" $?
 
 # An inet socket has no authentication: check says so (and still passes).
-out=$("$bin" check -c "$work/good.conf" 2>&1)
+out=$("$bin" check --user "$(id -un)" -c "$work/good.conf" 2>&1)
 rc=$?
 [ "$rc" -eq 0 ] && grep -q "warning: .*inet socket: any local user" <<<"$out"
 result "check warns about an inet milter_socket" $?
