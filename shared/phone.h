@@ -13,7 +13,7 @@ struct PhoneNumber {
 };
 
 // Parses "+14155551212", "4155551212", "415.555.1212", "1-415-555-1212" (national forms use
-// default_region) and digits-only international forms ("447700900123"). Returns nullopt unless
+// default_region) and digits-only international forms ("447400123456"). Returns nullopt unless
 // libphonenumber calls the result a valid number.
 std::optional<PhoneNumber> parse_phone(std::string_view local_part,
                                        const std::string& default_region);
