@@ -43,7 +43,7 @@ void show(const Job& j) {
         j.state == "queued" || j.state == "deferred" ? when(j.next_attempt) : "-", when(j.expires),
         j.check_first ? "yes (Twilio is asked before any resend)" : "no",
         j.sid.empty() ? "-" : j.sid, j.last_error.empty() ? "-" : printable(j.last_error, 1000),
-        printable(j.body, 2000));
+        display_text(j.body, 2000, "    "));
 }
 
 }  // namespace

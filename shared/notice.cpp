@@ -24,6 +24,7 @@ namespace smsm {
 namespace {
 
 constexpr auto kSendmailTimeout = std::chrono::seconds(30);
+constexpr std::size_t kQuotedChars = 160;  // of the SMS text, quoted in the notice
 
 bool write_all(int fd, std::string_view data) {
     while (!data.empty()) {
@@ -62,13 +63,15 @@ std::string notice_recipient(const Config& cfg, const Job& job) {
 }
 
 std::string compose_notice(const Job& job, const std::string& reason, const std::string& to) {
-    std::string text = printable(job.body, 160);
+    std::string text = display_text(job.body, kQuotedChars, "  ");
     return "To: " + printable(to) +
            "\nFrom: SMS gateway <MAILER-DAEMON>\n"
            "Subject: SMS not delivered to " +
            printable(job.number) +
            "\nAuto-Submitted: auto-replied\n"
-           "Content-Type: text/plain; charset=us-ascii\n"
+           "MIME-Version: 1.0\n"
+           "Content-Type: text/plain; charset=utf-8\n"
+           "Content-Transfer-Encoding: 8bit\n"
            "\n"
            "The SMS gateway could not deliver a text message.\n\n"
            "  Recipient:  " +

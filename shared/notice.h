@@ -3,7 +3,8 @@
 //
 // Security and loops: the notice goes out with the null sender (no bounce of a bounce), never
 // to the null sender and never into a gateway domain; the text of the SMS is quoted cut to 160
-// characters and made printable.
+// characters, line by line, with control characters masked (display_text); the rest is
+// made printable.
 #pragma once
 
 #include <string>

@@ -57,4 +57,58 @@ std::string printable(std::string_view s, std::size_t max_len) {
     return out;
 }
 
+namespace {
+// Decodes one UTF-8 sequence at s[i]; returns its length (0: invalid) and sets cp.
+std::size_t utf8_at(std::string_view s, std::size_t i, char32_t& cp) {
+    auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+    unsigned char c = b(0);
+    std::size_t len = c < 0x80           ? 1
+                      : (c >> 5) == 0x6  ? 2
+                      : (c >> 4) == 0xe  ? 3
+                      : (c >> 3) == 0x1e ? 4
+                                         : 0;
+    if (len == 0 || i + len > s.size()) return 0;
+    cp = len == 1 ? c : c & (0x7f >> len);
+    for (std::size_t k = 1; k < len; ++k) {
+        if ((b(k) & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (b(k) & 0x3f);
+    }
+    static constexpr char32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;  // overlong
+    return len;
+}
+
+bool masked(char32_t cp) {
+    return cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp == 0x2028 || cp == 0x2029 ||
+           (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+}  // namespace
+
+std::string display_text(std::string_view s, std::size_t max_chars, std::string_view indent) {
+    std::string out;
+    std::size_t chars = 0, i = 0;
+    while (i < s.size() && chars < max_chars) {
+        char32_t cp = 0;
+        std::size_t len = utf8_at(s, i, cp);
+        if (len == 0) {
+            out.push_back('?');
+            len = 1;
+        } else if (cp == '\n') {
+            out.push_back('\n');
+            out.append(indent);
+        } else if (cp == '\r') {
+            i += len;
+            continue;
+        } else if (masked(cp)) {
+            out.push_back('?');
+        } else {
+            out.append(s.substr(i, len));
+        }
+        i += len;
+        ++chars;
+    }
+    if (i < s.size()) out += "...";
+    return out;
+}
+
 }  // namespace smsm

@@ -18,4 +18,10 @@ std::vector<std::string> split_list(std::string_view s);
 // become '?', and the result is cut at max_len bytes with "..." appended.
 std::string printable(std::string_view s, std::size_t max_len = 256);
 
+// Multi-line UTF-8 text shown to a person (the SMS text in `queue show` and in failure
+// notices): line breaks stay line breaks, each following line starts with `indent`; other
+// control characters (C0, DEL, C1, bidi overrides, CR dropped), invalid UTF-8 and line or
+// paragraph separators are masked as '?'. Cut at max_chars code points, with "..." appended.
+std::string display_text(std::string_view s, std::size_t max_chars, std::string_view indent);
+
 }  // namespace smsm

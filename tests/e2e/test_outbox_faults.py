@@ -233,6 +233,8 @@ class OutboxFaults(unittest.TestCase):
                          [("", [SENDER])], "notice: null sender, to the envelope sender")
         self.assertIn("21211", notices[0]["data"])
         self.assertIn("Auto-Submitted: auto-replied", notices[0]["data"])
+        self.assertRegex(notices[0]["data"], r"\n  ALERT %s\r?\n  %s\r?\n" % (tag, BODY),
+                         "the SMS text, line by line")
 
     def test_06_same_message_twice_one_sms(self):
         tag = new_tag()
@@ -367,7 +369,7 @@ class OutboxFaults(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out)
         self.assertRegex(out.stdout, r"(?m)^state:\s+deferred$")
         self.assertRegex(out.stdout, r"(?m)^attempts:\s+1$")
-        self.assertIn(keep, out.stdout)
+        self.assertIn("\ntext:\n    ALERT %s\n    %s\n" % (keep, BODY), out.stdout)
         self.assertIn("429", out.stdout)
 
         def stats():
