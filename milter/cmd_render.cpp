@@ -19,13 +19,14 @@ namespace {
 
 constexpr const char* kRenderUsage =
     "usage: sms-milter render [-c FILE] --from ADDR --to RCPT [--to RCPT...] [--client IP] [--sasl "
-    "USER] "
-    "[--json] [MESSAGE-FILE]\n";
+    "USER] [--json] [MESSAGE-FILE]\n"
+    "--from is required: the sender policy depends on it (--from '' for the null sender <>)\n";
 
 struct RenderArgs {
     std::string from, client = "127.0.0.1", sasl, file;
     std::vector<std::string> to;
     bool json = false;
+    bool has_from = false;
 };
 
 std::string bracketed(const std::string& a) {
@@ -73,22 +74,24 @@ int parse_args(const Args& args, RenderArgs& r) {
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         bool has_value = i + 1 < args.size();
-        if (a == "--json")
+        if (a == "--json") {
             r.json = true;
-        else if (a == "--from" && has_value)
+        } else if (a == "--from" && has_value) {
             r.from = args[++i];
-        else if (a == "--to" && has_value)
+            r.has_from = true;
+        } else if (a == "--to" && has_value) {
             r.to.push_back(args[++i]);
-        else if (a == "--client" && has_value)
+        } else if (a == "--client" && has_value) {
             r.client = args[++i];
-        else if (a == "--sasl" && has_value)
+        } else if (a == "--sasl" && has_value) {
             r.sasl = args[++i];
-        else if ((a == "-" || a.front() != '-') && r.file.empty())
+        } else if ((a == "-" || (!a.empty() && a.front() != '-')) && r.file.empty()) {
             r.file = a;
-        else
+        } else {
             return 2;
+        }
     }
-    return r.to.empty() ? 2 : 0;
+    return r.to.empty() || !r.has_from ? 2 : 0;
 }
 
 }  // namespace

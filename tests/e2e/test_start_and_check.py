@@ -1,11 +1,13 @@
-"""The real binary at start-up and in `check`, without an MTA: what an admin sees.
+"""The real binary at start-up, in `check` and in `render`'s usage, without an MTA: what an
+admin sees.
 
   - log_to = syslog (the default) with no syslog daemon: a fatal start-up error still reaches
     stderr, and the exit status is 1;
   - a missing state_directory whose parent exists is created (mode 0700);
   - `check` run as root verifies what the daemon's user (run_as_user, else the system user
     sms-milter) can read and write, and names each file that user cannot read; run as that
-    user it checks the same in-process (the user here is nobody: no user is created).
+    user it checks the same in-process (the user here is nobody: no user is created);
+  - `render` requires --from, as its synopsis says; --from '' is the null sender.
   - `check` run as root verifies what the daemon's user (run_as_user, else the system user
     sms-milter) can read and write, and names each file that user cannot read.
 
@@ -161,6 +163,27 @@ class CheckAsDaemonUser(unittest.TestCase):
             % self.w.path("state"),
             "%s: cannot create the milter socket here: not writable by user nobody "
             "(Permission denied)" % self.w.path("run")]))
+
+
+class RenderFrom(unittest.TestCase):
+    def test_from_is_required_and_decides(self):
+        w = Workdir()
+        self.addCleanup(w.remove)
+        conf = w.config(allowed_senders="@example.com")
+        msg = w.path("message")
+        with open(msg, "w") as f:
+            f.write("Subject: DISK FULL\n\non db1\n")
+        rcpt = "4155550123@sms.example.com"
+        r = run("render", "-c", conf, "--to", rcpt, msg)
+        self.assertEqual(r.returncode, 2, r.stdout)
+        self.assertIn("--from is required", r.stderr)
+        r = run("render", "-c", conf, "--from", "", "--to", rcpt, msg)
+        self.assertEqual((r.returncode, r.stdout),
+                         (0, "<%s>: 550 5.7.1 Sender not permitted to send SMS\n" % rcpt))
+        r = run("render", "-c", conf, "--from", "alerts@example.com", "--to", rcpt, msg)
+        self.assertEqual((r.returncode, r.stdout),
+                         (0, "<%s>: SMS to +14155550123 (US), GSM-7, 1 segment, 16 septets\n"
+                             "    DISK FULL\n    on db1\n" % rcpt))
 
 
 if __name__ == "__main__":
