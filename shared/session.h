@@ -62,6 +62,7 @@ class Message {
 struct Connection {
     std::optional<IpAddress> client;  // none: local submission
     std::unique_ptr<Message> message;
+    bool mta_is_postfix = false;    // the v macro says "Postfix ..."
     bool no_reply_connect = false;  // negotiated SMFIP_NR_CONN
     bool no_reply_content = false;  // negotiated SMFIP_NR_HDR and SMFIP_NR_BODY
 };

@@ -72,7 +72,8 @@ class Environment:
                                self.token_file, overrides)
             self.milters[name] = m
             m.start()
-            listeners.append(Listener(name, m.port, sasl=bool(spec.get("sasl"))))
+            listeners.append(Listener(name, sasl=bool(spec.get("sasl")),
+                                      milters=m.postfix_milter()))
         pdir = self.postfix_dir
         os.makedirs(pdir, mode=0o755)
         self.postfix = PostfixSandbox(pdir, listeners)

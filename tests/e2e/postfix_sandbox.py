@@ -175,7 +175,6 @@ class PostfixSandbox:
             "queue_run_delay = 1s",
             "minimal_backoff_time = 1s",
             "maximal_backoff_time = 2s",
-            "in_flow_delay = 0",
             "biff = no",
             "",
         ]

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Intake: how fast a sandbox Postfix accepts mail with and without sms-milter attached.
+
+Loopback only, as root (the Postfix sandbox needs it). Reuses the end-to-end harness
+(tests/e2e): one sandbox Postfix with three smtpd listeners -- no milter (Postfix alone, the
+ceiling), sms-milter on its default unix socket, and a second sms-milter on an inet socket --
+an smtp-sink as next hop, and the fake Twilio over HTTPS (no added latency). smtp-source sends
+MAILS 300-byte mails per figure over 1, 10 and 50 SMTP sessions, to an SMS recipient and to
+an ordinary recipient; the figure is mails/s over smtp-source's wall time, after the queue
+has drained from the previous figure. Postfix keeps its default in_flow_delay (1s), so a
+milter that starves Postfix's inflow control shows up here.
+
+Also printed: the daemon's RSS idle (after start) and at its peak (VmHWM) after all figures.
+The drain to Twilio is measured by bench/burst.py.
+
+Usage: sudo bench/intake.py [--mails 1000] [--sessions 1,10,50]
+Environment: SMS_MILTER_BIN (default build/sms-milter), E2E_KEEP=1 keeps the work dir.
+Prints figures and asserts nothing; exit status 1 only when a run failed outright.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
+
+from fake_twilio import FakeTwilio  # noqa: E402
+from harness import exit_on_sigterm  # noqa: E402
+from milter_proc import MilterInstance  # noqa: E402
+from pki import make_pki  # noqa: E402
+from postfix_sandbox import Listener, PostfixSandbox  # noqa: E402
+
+import secrets  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+SENDER = "alerts@example.com"
+RCPTS = {"SMS": "+14155550123@sms.example.com", "ordinary": "ops@example.org"}
+
+
+def rss_kib(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def run_source(port, sessions, mails, rcpt, timeout):
+    t0 = time.monotonic()
+    r = subprocess.run(["smtp-source", "-s", str(sessions), "-m", str(mails), "-l", "300",
+                        "-f", SENDER, "-t", rcpt, "-M", "bench.e2e.test",
+                        "127.0.0.1:%d" % port],
+                       capture_output=True, text=True, timeout=timeout)
+    elapsed = time.monotonic() - t0
+    return mails / elapsed, r.returncode, (r.stdout + r.stderr).strip()[-300:]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--mails", type=int, default=1000)
+    p.add_argument("--sessions", default="1,10,50")
+    p.add_argument("--timeout", type=float, default=300, help="bound on one figure")
+    a = p.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("intake.py: needs root (sandbox Postfix)")
+    sessions = [int(s) for s in a.sessions.split(",")]
+    exit_on_sigterm()
+    root = tempfile.mkdtemp(prefix="sms-milter-intake-")
+    os.chmod(root, 0o755)
+    fake = postfix = None
+    milters = {}
+    failures = []
+    try:
+        pki = make_pki(os.path.join(root, "pki"))
+        sid, token = "AC" + secrets.token_hex(16), secrets.token_hex(16)
+        token_file = os.path.join(root, "twilio-token")
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(token + "\n")
+        fake = FakeTwilio(pki["cert"], pki["key"], sid, token,
+                          log_path=os.path.join(root, "fake-twilio.log")).start()
+        milters["unix"] = MilterInstance("unix", root, fake.url, pki["ca"], sid, token_file)
+        milters["inet"] = MilterInstance("inet", root, fake.url, pki["ca"], sid, token_file)
+        milters["inet"].settings["milter_socket"] = "inet:%d@127.0.0.1" % milters["inet"].port
+        for m in milters.values():
+            m.start()
+        time.sleep(1)
+        idle = rss_kib(milters["unix"].proc.pid, "VmRSS")
+        listeners = [Listener("alone", milters=""),
+                     Listener("unix", milters=milters["unix"].postfix_milter()),
+                     Listener("inet", milters=milters["inet"].postfix_milter())]
+        os.makedirs(os.path.join(root, "postfix"), mode=0o755)
+        postfix = PostfixSandbox(os.path.join(root, "postfix"), listeners)
+        postfix.start()
+
+        rows = []
+        for kind, rcpt in RCPTS.items():
+            for setup in ("alone", "unix", "inet"):
+                port = postfix.listeners[setup].port
+                row = []
+                for s in sessions:
+                    postfix.wait_queue_empty(timeout=120)
+                    rate, rc, out = run_source(port, s, a.mails, rcpt, a.timeout)
+                    if rc != 0:
+                        failures.append((kind, setup, s, out))
+                    row.append(rate)
+                rows.append((kind, setup, row))
+                print("  %-8s %-6s %s" % (kind, setup, "  ".join("%7.1f" % r for r in row)),
+                      flush=True)
+        peak = rss_kib(milters["unix"].proc.pid, "VmHWM")
+
+        print()
+        print("Intake, mails/s (%d mails of 300 bytes per figure, smtp-source -> sandbox "
+              "Postfix, in_flow_delay default)" % a.mails)
+        head = "| mail | setup | " + " | ".join("%d session%s" % (s, "s" if s > 1 else "")
+                                                for s in sessions) + " |"
+        print(head)
+        print("|" + "---|" * (2 + len(sessions)))
+        alone = {kind: row for kind, setup, row in rows if setup == "alone"}
+        for kind, setup, row in rows:
+            label = {"alone": "Postfix alone", "unix": "+ sms-milter, unix socket",
+                     "inet": "+ sms-milter, inet socket"}[setup]
+            cells = []
+            for r, base in zip(row, alone[kind]):
+                cells.append("%.0f" % r if setup == "alone" else "%.0f (%.2f x)" % (r, r / base))
+            print("| %s | %s | %s |" % (kind, label, " | ".join(cells)))
+        print()
+        print("sms-milter RSS: idle %.1f MiB, peak (VmHWM) %.1f MiB" % (idle / 1024, peak / 1024))
+        if failures:
+            print("smtp-source failures: %r" % failures)
+    finally:
+        for step in ([lambda: postfix and postfix.stop()] + [m.stop for m in milters.values()]
+                     + [lambda: fake and fake.stop()]):
+            try:
+                step()
+            except Exception as e:  # keep stopping the rest
+                print("cleanup: %r" % e, file=sys.stderr)
+        if os.environ.get("E2E_KEEP") != "1":
+            shutil.rmtree(root, ignore_errors=True)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
