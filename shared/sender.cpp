@@ -1,6 +1,7 @@
 // The sender workers: outbox -> Twilio -> outbox.
 #include "shared/sender.h"
 
+#include <algorithm>
 #include <random>
 
 #include "shared/log.h"
@@ -17,14 +18,25 @@ constexpr auto kProgressInterval = std::chrono::seconds(10);
 constexpr auto kPurgeInterval = std::chrono::hours(1);
 constexpr auto kLookupSlack = std::chrono::minutes(2);  // clock skew between us and Twilio
 
-// Up to 20% more, so that jobs deferred together do not retry together (never less: a
-// Retry-After from Twilio is a minimum).
-std::chrono::seconds with_jitter(std::chrono::seconds d) {
+// retry_time() with a random jitter.
+Clock::time_point jittered_retry_time(std::chrono::seconds delay) {
     thread_local std::mt19937 rng{std::random_device{}()};
-    std::uniform_int_distribution<long> extra(0, d.count() / 5);
-    return d + std::chrono::seconds(extra(rng));
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    return retry_time(Clock::now(), delay, u(rng));
 }
 }  // namespace
+
+Clock::time_point retry_time(Clock::time_point now, std::chrono::seconds delay, double u) {
+    using std::chrono::seconds;
+    // Rounding `now + delay` down to the second (as storing it did) made the first retry come
+    // up to a second early: 9.3 s after a deferral with minimal_backoff_time = 10s.
+    auto lo = std::chrono::ceil<seconds>((now + delay).time_since_epoch());
+    auto hi = std::chrono::floor<seconds>((now + delay + delay / 5).time_since_epoch());
+    if (hi < lo) hi = lo;
+    auto span = static_cast<double>((hi - lo).count() + 1);
+    auto pick = lo + seconds(static_cast<seconds::rep>(std::clamp(u, 0.0, 1.0) * span));
+    return Clock::time_point(std::min(pick, hi));
+}
 
 std::chrono::seconds backoff_delay(const Config& cfg, int attempts,
                                    std::optional<std::chrono::seconds> retry_after) {
@@ -123,7 +135,8 @@ void Sender::run_job(const Job& job, TwilioClient& client, const Config& cfg) {
     } catch (const std::exception& e) {
         log::error(log::Qid{job.queue_id}, "sender: {}; Twilio will be asked before any resend",
                    e.what());
-        outbox_.mark_deferred(job.id, Clock::now() + cfg.minimal_backoff_time, e.what(), true);
+        outbox_.mark_deferred(job.id, retry_time(Clock::now(), cfg.minimal_backoff_time, 0.0),
+                              e.what(), true);
     }
 }
 
@@ -211,7 +224,7 @@ void Sender::send(const Job& job, TwilioClient& client, const Config& cfg) {
 
 void Sender::defer(const Job& job, const Config& cfg, std::chrono::seconds delay,
                    const std::string& error, bool check_first) {
-    auto next = Clock::now() + with_jitter(delay);
+    auto next = jittered_retry_time(delay);
     if (next > Clock::time_point(std::chrono::seconds(job.expires))) {
         fail(job, cfg, "queue lifetime exceeded: " + error, false);
         return;

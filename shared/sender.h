@@ -26,6 +26,12 @@ namespace smsm {
 std::chrono::seconds backoff_delay(const Config& cfg, int attempts,
                                    std::optional<std::chrono::seconds> retry_after);
 
+// When a job deferred at `now` for `delay` falls due: up to 20% later, so that jobs deferred
+// together do not retry together, never earlier (a Retry-After is a minimum), and on a whole
+// second, since the outbox keeps whole seconds: within [now + delay, now + 1.2 * delay] unless
+// that span holds no whole second (then the first one after it). `u` in [0, 1) picks where.
+Clock::time_point retry_time(Clock::time_point now, std::chrono::seconds delay, double u);
+
 // The first answer for a job, for end of message with eom_wait.
 struct FirstAnswer {
     bool permanent_failure = false;  // Twilio refused it for good

@@ -54,6 +54,52 @@ TEST_CASE("backoff doubles from minimal to maximal; Retry-After wins when longer
     CHECK(backoff_delay(c, 5, seconds(30)) == seconds(160));
 }
 
+TEST_CASE("retry time: jitter only adds, within [delay, 1.2 * delay], on a whole second") {
+    using std::chrono::milliseconds;
+    using std::chrono::seconds;
+    struct Case {
+        long now_ms;  // since the epoch
+        long delay_s;
+        double u;
+        long want_s;  // the second the job falls due
+    };
+    const Case cases[] = {
+        // minimal_backoff_time = 10s, deferred at 1000.3 s: due in [1010.3, 1012.3]
+        {1000300, 10, 0.0, 1011},  // not 1010 (9.7 s): the rounding down that gave 9.3 s
+        {1000300, 10, 0.49, 1011},
+        {1000300, 10, 0.5, 1012},
+        {1000300, 10, 0.999, 1012},
+        {1000000, 10, 0.0, 1010},  // on a second: exactly the delay
+        {1000000, 10, 0.34, 1011},
+        {1000000, 10, 0.999, 1012},
+        {1000999, 20, 0.0, 1021},  // [1020.999, 1024.999]
+        {1000999, 20, 0.999, 1024},
+        {1000000, 300, 0.999, 1360},  // maximal_backoff_time 5m: up to 60 s more
+        {1000500, 1, 0.999, 1002},    // 1s: no whole second within [1001.5, 1001.7]: the next
+        {1000500, 1, 0.0, 1002},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.now_ms);
+        CAPTURE(c.delay_s);
+        CAPTURE(c.u);
+        Clock::time_point now{milliseconds(c.now_ms)};
+        CHECK(retry_time(now, seconds(c.delay_s), c.u) == Clock::time_point(seconds(c.want_s)));
+    }
+    for (long delay : {10L, 20L, 40L, 160L, 300L}) {
+        for (long now_ms : {1000000L, 1000001L, 1000300L, 1000999L}) {
+            for (double u : {0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.9999}) {
+                Clock::time_point now{milliseconds(now_ms)};
+                auto got = retry_time(now, seconds(delay), u) - now;
+                CAPTURE(delay);
+                CAPTURE(now_ms);
+                CAPTURE(u);
+                CHECK(got >= seconds(delay));
+                CHECK(got <= milliseconds(delay * 1200));
+            }
+        }
+    }
+}
+
 TEST_CASE("Twilio's dates and message list matching") {
     using std::chrono::system_clock;
     auto t = parse_rfc2822_date("Wed, 25 Nov 2026 19:00:00 +0000");
