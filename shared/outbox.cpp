@@ -152,42 +152,68 @@ void Outbox::exec(const char* sql) {
 }
 
 EnqueueResult Outbox::enqueue(const std::vector<NewJob>& jobs, std::chrono::seconds dedup_window) {
-    std::lock_guard lock(mutex_);
-    EnqueueResult result;
+    return enqueue_group_.submit(EnqueueRequest{&jobs, dedup_window},
+                                 [this](std::vector<EnqueueGroup::Item*>& batch) {
+                                     std::lock_guard lock(mutex_);
+                                     enqueue_batch(batch);
+                                 });
+}
+
+// One transaction for every message waiting to be queued; each message in a savepoint of its
+// own, so that one that fails does not take the others with it. The commit (the fsync) makes
+// them all durable at once, or none of them.
+void Outbox::enqueue_batch(std::vector<EnqueueGroup::Item*>& batch) {
     exec("BEGIN IMMEDIATE");
     try {
         std::int64_t now = unix_now();
-        Stmt(db_.get(), "DELETE FROM dedup WHERE created < ?1")
-            .bind(1, now - dedup_window.count())
-            .run();
-        for (const auto& j : jobs) {
-            if (!j.dedup_key.empty()) {
-                Stmt seen(db_.get(), "SELECT 1 FROM dedup WHERE key = ?1");
-                if (seen.bind(1, j.dedup_key).step()) {
-                    result.ids.push_back(0);
-                    ++result.duplicates;
-                    continue;
-                }
+        for (auto* item : batch) {
+            exec("SAVEPOINT message");
+            try {
+                item->result = insert_jobs(*item->request->jobs, item->request->dedup_window, now);
+                exec("RELEASE message");
+            } catch (...) {
+                item->error = std::current_exception();
+                exec("ROLLBACK TO message");
+                exec("RELEASE message");
             }
-            Stmt s(db_.get(),
-                   "INSERT INTO jobs (created, updated, queue_id, sender, rcpt, number, body, "
-                   "state, next_attempt, "
-                   "expires) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?1, ?7)");
-            s.bind(1, now).bind(2, j.queue_id).bind(3, j.sender).bind(4, j.rcpt).bind(5, j.number);
-            s.bind(6, j.body).bind(7, to_unix(j.expires)).run();
-            std::int64_t id = sqlite3_last_insert_rowid(db_.get());
-            result.ids.push_back(id);
-            if (!j.dedup_key.empty())
-                Stmt(db_.get(), "INSERT INTO dedup (key, created, job_id) VALUES (?1, ?2, ?3)")
-                    .bind(1, j.dedup_key)
-                    .bind(2, now)
-                    .bind(3, id)
-                    .run();
         }
         exec("COMMIT");
     } catch (...) {
         sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        for (auto* item : batch) item->result.reset();  // nothing of it is durable
         throw;
+    }
+}
+
+EnqueueResult Outbox::insert_jobs(const std::vector<NewJob>& jobs,
+                                  std::chrono::seconds dedup_window, std::int64_t now) {
+    EnqueueResult result;
+    Stmt(db_.get(), "DELETE FROM dedup WHERE created < ?1")
+        .bind(1, now - dedup_window.count())
+        .run();
+    for (const auto& j : jobs) {
+        if (!j.dedup_key.empty()) {
+            Stmt seen(db_.get(), "SELECT 1 FROM dedup WHERE key = ?1");
+            if (seen.bind(1, j.dedup_key).step()) {
+                result.ids.push_back(0);
+                ++result.duplicates;
+                continue;
+            }
+        }
+        Stmt s(db_.get(),
+               "INSERT INTO jobs (created, updated, queue_id, sender, rcpt, number, body, "
+               "state, next_attempt, "
+               "expires) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?1, ?7)");
+        s.bind(1, now).bind(2, j.queue_id).bind(3, j.sender).bind(4, j.rcpt).bind(5, j.number);
+        s.bind(6, j.body).bind(7, to_unix(j.expires)).run();
+        std::int64_t id = sqlite3_last_insert_rowid(db_.get());
+        result.ids.push_back(id);
+        if (!j.dedup_key.empty())
+            Stmt(db_.get(), "INSERT INTO dedup (key, created, job_id) VALUES (?1, ?2, ?3)")
+                .bind(1, j.dedup_key)
+                .bind(2, now)
+                .bind(3, id)
+                .run();
     }
     return result;
 }

@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "shared/group_commit.h"
+
 namespace smsm {
 
 using Clock = std::chrono::system_clock;
@@ -63,8 +65,9 @@ class Outbox {
     // Opens (creating if needed) STATE_DIRECTORY/outbox.db. Throws std::runtime_error.
     explicit Outbox(const std::string& state_directory);
 
-    // All jobs of one message in one transaction; a job whose dedup key was queued within
-    // dedup_window is skipped. Throws when it cannot commit.
+    // All jobs of one message, durable when it returns; a job whose dedup key was queued
+    // within dedup_window is skipped. Concurrent calls share one transaction and one fsync
+    // (group commit). Throws when it cannot commit.
     EnqueueResult enqueue(const std::vector<NewJob>& jobs, std::chrono::seconds dedup_window);
 
     // Takes the next due job (queued, or deferred with its time come) and marks it sending.
@@ -91,12 +94,22 @@ class Outbox {
     int purge_finished(Clock::time_point cutoff);
 
   private:
+    struct EnqueueRequest {
+        const std::vector<NewJob>* jobs;
+        std::chrono::seconds dedup_window;
+    };
+    using EnqueueGroup = GroupCommit<EnqueueRequest, EnqueueResult>;
+    void enqueue_batch(std::vector<EnqueueGroup::Item*>& batch);
+    EnqueueResult insert_jobs(const std::vector<NewJob>& jobs, std::chrono::seconds dedup_window,
+                              std::int64_t now);
+
     struct Closer {
         void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
     };
     void exec(const char* sql);
     std::mutex mutex_;
     std::unique_ptr<sqlite3, Closer> db_;
+    EnqueueGroup enqueue_group_;  // end of message from many threads: one fsync per round
 };
 
 }  // namespace smsm

@@ -2,6 +2,10 @@
 // remove, DISCARD versus CONTINUE, and the no-text and store-failure replies.
 #include <doctest/doctest.h>
 
+#include <set>
+#include <thread>
+
+#include "shared/group_commit.h"
 #include "shared/message_text.h"
 #include "shared/session.h"
 #include "tests/unit/fixtures.h"
@@ -191,4 +195,52 @@ TEST_CASE("finished jobs are purged after outbox_retention") {
     CHECK(outbox.purge_finished(Clock::now() + std::chrono::seconds(2)) ==
           1);  // the queued one stays
     CHECK(outbox.count_by_state() == std::map<std::string, std::int64_t>{{"queued", 1}});
+}
+
+TEST_CASE("concurrent messages share commits and each gets its own jobs (group commit)") {
+    test::TempDir d;
+    Outbox outbox(d.path());
+    auto later = Clock::now() + std::chrono::hours(1);
+    constexpr int kThreads = 16;
+    std::vector<EnqueueResult> results(kThreads);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i)
+        threads.emplace_back([&, i] {
+            // Threads 0 and 1 queue the same dedup key: exactly one of them is a duplicate.
+            std::string key = i < 2 ? "same-key" : "key-" + std::to_string(i);
+            NewJob j{"Q" + std::to_string(i),     "s@x", "<1@sms>", "+14155550123",
+                     "text " + std::to_string(i), key,   later};
+            results[static_cast<std::size_t>(i)] = outbox.enqueue({j}, std::chrono::hours(1));
+        });
+    for (auto& t : threads) t.join();
+    std::set<std::int64_t> ids;
+    std::size_t duplicates = 0;
+    for (const auto& r : results) {
+        REQUIRE(r.ids.size() == 1);
+        duplicates += r.duplicates;
+        if (r.ids[0] != 0) ids.insert(r.ids[0]);
+    }
+    CHECK(duplicates == 1);
+    CHECK(ids.size() == kThreads - 1);
+    CHECK(outbox.count_by_state() == std::map<std::string, std::int64_t>{{"queued", kThreads - 1}});
+    for (auto id : ids) CHECK(outbox.get(id)->queue_id.rfind('Q', 0) == 0);
+}
+
+TEST_CASE("group commit: a failing request fails alone, a failing batch fails everyone") {
+    GroupCommit<int, int> group;
+    auto doubler = [](std::vector<GroupCommit<int, int>::Item*>& batch) {
+        for (auto* item : batch) {
+            if (*item->request < 0)
+                item->error = std::make_exception_ptr(std::runtime_error("negative"));
+            else
+                item->result = *item->request * 2;
+        }
+    };
+    CHECK(group.submit(21, doubler) == 42);
+    CHECK_THROWS_AS(group.submit(-1, doubler), std::runtime_error);
+    auto broken = [](std::vector<GroupCommit<int, int>::Item*>&) {
+        throw std::runtime_error("disk full");
+    };
+    CHECK_THROWS_WITH(group.submit(1, broken), "disk full");
+    CHECK(group.submit(2, doubler) == 4);  // the group recovers
 }
