@@ -14,14 +14,14 @@ set -euo pipefail
 purpose=${1:-test}
 
 build=(
-	build-essential cmake pkg-config git ca-certificates
+	build-essential cmake pkg-config git ca-certificates debhelper
 	libmilter-dev libcurl4-openssl-dev libphonenumber-dev libssl-dev libfmt-dev doctest-dev
 	libsqlite3-dev libgmime-3.0-dev libxml2-dev libicu-dev nlohmann-json3-dev
 )
 demo=(postfix python3 openssl libsasl2-modules sasl2-bin)
 test=(
 	swaks miltertest sqlite3 groff-base man-db clang libclang-rt-14-dev
-	debhelper dpkg-dev fakeroot lintian m4 iproute2 util-linux
+	dpkg-dev fakeroot lintian m4 iproute2 util-linux
 )
 
 case $purpose in
