@@ -87,7 +87,10 @@ class Env:
         sb.start_sink()
         for line in docs.readme_steps():
             if line.strip() and not line.lstrip().startswith("#"):
-                sb.shell(SYSTEMCTL.get(line.strip(), line), timeout=180)
+                out = sb.shell(SYSTEMCTL.get(line.strip(), line), timeout=180)
+                # Debian's make exits 0 even when m4 fails (e.g. FEATURE() after MAILER()).
+                if "ERROR" in out.stdout + out.stderr:
+                    raise RuntimeError("%s:\n%s%s" % (line, out.stdout, out.stderr))
         if not sb.daemon_pid():
             raise RuntimeError("sendmail is not running after the README's steps; log:\n%s"
                                % sb.log()[-3000:])
