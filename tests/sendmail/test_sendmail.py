@@ -13,6 +13,7 @@ SENDMAIL_KEEP=1 keeps the work directory.
 import email.message
 import email.utils
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -62,11 +63,17 @@ class Env:
     def start(self):
         sb = self.sandbox
         sb.install()
-        # What the .deb installs: the safety net's command and the unit's RuntimeDirectory.
+        # What the .deb and its unit provide: the safety net's command, the user sms-milter
+        # and the RuntimeDirectory /run/sms-milter (0750 sms-milter:sms-milter). The daemon
+        # runs as that user (run_as_user here, the unit's User= on a real system), so the
+        # socket is sms-milter's, mode 0660; Sendmail's daemon reaches it as root.
         os.makedirs("/usr/lib/sms-milter", exist_ok=True)
         shutil.copy(repo_path("packaging/not-attached"), "/usr/lib/sms-milter/not-attached")
         os.chmod("/usr/lib/sms-milter/not-attached", 0o755)
-        os.makedirs("/run/sms-milter", mode=0o750, exist_ok=True)
+        run(["useradd", "--system", "--user-group", "--home-dir", "/var/lib/sms-milter",
+             "--shell", "/usr/sbin/nologin", "sms-milter"])
+        os.makedirs("/run/sms-milter", mode=0o750)
+        shutil.chown("/run/sms-milter", "sms-milter", "sms-milter")
         self._setup_sasl()
 
         pki = make_pki(os.path.join(self.workdir, "pki"))
@@ -75,11 +82,15 @@ class Env:
         fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(token + "\n")
+        shutil.chown(token_file, "sms-milter", "sms-milter")
         self.fake = FakeTwilio(pki["cert"], pki["key"], sid, token,
                                log_path=os.path.join(self.workdir, "fake-twilio.log")).start()
         self.milter = MilterInstance("sendmail", self.workdir, self.fake.url, pki["ca"], sid,
                                      token_file, {"milter_socket": docs.milter_socket(),
-                                                  "allowed_clients": "198.51.100.0/24"})
+                                                  "allowed_clients": "198.51.100.0/24",
+                                                  "run_as_user": "sms-milter"})
+        os.makedirs(self.milter.state_dir, mode=0o700)
+        shutil.chown(self.milter.state_dir, "sms-milter", "sms-milter")
         self.milter.start()
 
         # The admin's steps: the .mc lines above MAILER_DEFINITIONS, then the README's commands.
@@ -216,8 +227,9 @@ class Attached(Case):
         self.assertIn("milter_socket = %s\n" % socket, defaults)
         with open(repo_path("README.md")) as f:
             self.assertIn("milter_socket = %s" % socket, f.read())
-        mode = os.stat(socket[len("unix:"):]).st_mode
-        self.assertEqual(stat.S_IMODE(mode), 0o660)
+        st = os.stat(socket[len("unix:"):])
+        self.assertEqual((stat.S_IMODE(st.st_mode), pwd.getpwuid(st.st_uid).pw_name),
+                         (0o660, "sms-milter"))
 
     def test_safety_net_routes_gateway_domain(self):
         """After the README's steps the gateway domain resolves to the net's mailer (with
@@ -266,7 +278,7 @@ class Attached(Case):
                          if "delete: rcpt <%s>" % SMS_RCPT in l], self.log_lines(qid))
 
     def test_sasl_login_reaches_milter(self):
-        """{auth_authen} arrives with Sendmail's default Milter.macros."""
+        """{auth_authen} reaches the milter with no Milter.macros changes."""
         m = ENV.milter
         try:
             self.reload(require_sasl_auth="yes")
