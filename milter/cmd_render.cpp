@@ -157,6 +157,7 @@ int cmd_render(const Args& argv) {
                           {"encoding", encoding_name(seg.encoding)},
                           {"segments", seg.segments},
                           {"units", seg.units}});
+                if (d.carrier) j["carrier"] = d.carrier->carrier;
             }
             fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         } else if (!d.gateway) {
@@ -164,8 +165,10 @@ int cmd_render(const Args& argv) {
         } else if (!sms) {
             fmt::print("{}: {}\n", bracketed(r.to[i]), reply.str());
         } else {
+            std::string about = d.number->region;
+            if (d.carrier) about += fmt::format(", {} carrier domain", d.carrier->carrier);
             fmt::print("{}: SMS to {} ({}), {}, {} segment{}, {} {}\n", bracketed(r.to[i]),
-                       d.number->e164, d.number->region, encoding_name(seg.encoding), seg.segments,
+                       d.number->e164, about, encoding_name(seg.encoding), seg.segments,
                        seg.segments == 1 ? "" : "s", seg.units,
                        seg.encoding == Encoding::Gsm7 ? "septets" : "UTF-16 units");
             std::string indented = "    ";

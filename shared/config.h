@@ -20,12 +20,19 @@ enum class LogTo {
 // What to do with a job of uncertain outcome when Twilio's message list cannot be read.
 enum class LookupFailure { Defer, Resend, Fail };
 
+// A gateway domain and the region its national numbers belong to ("txt.example.ca:CA").
+struct GatewayDomain {
+    std::string name;    // lowercased
+    std::string region;  // ISO 3166, upper case; empty: default_region
+};
+
 struct Config {
     std::string source;  // the file it was read from
 
     std::string milter_socket;
-    std::vector<std::string> gateway_domains;  // lowercased
-    std::string default_region;                // ISO 3166 alpha-2, upper case
+    std::vector<GatewayDomain> gateway_domains;
+    bool carrier_domains = false;  // also the shipped carrier domains (shared/policy/)
+    std::string default_region;    // ISO 3166 alpha-2, upper case
     std::vector<std::string> allowed_countries;
     std::vector<Cidr> allowed_clients;
     std::vector<std::string> allowed_senders;  // lowercased "user@dom" or "@dom"

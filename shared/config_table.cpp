@@ -14,6 +14,7 @@
 #include "shared/config_file.h"
 #include "shared/message_text.h"
 #include "shared/phone.h"
+#include "shared/policy/carrier_domains.h"
 #include "shared/secret.h"
 #include "shared/strings.h"
 
@@ -92,14 +93,25 @@ const KeyDef kKeys[] = {
                        "expected inet:PORT@HOST, inet6:PORT@HOST or unix:/PATH");
          c.milter_socket = v;
      }},
-    {"gateway_domains", "", "recipient domains handled as SMS (required)",
+    {"gateway_domains", "",
+     "recipient domains handled as SMS (required); DOMAIN:REGION reads national numbers "
+     "of that domain in REGION instead of default_region",
      [](Config& c, std::string_view v) {
          c.gateway_domains.clear();
-         for (auto& d : split_list(v)) {
-             require_match(d, "[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", "expected domain names");
-             c.gateway_domains.push_back(to_lower(d));
+         for (auto& item : split_list(v)) {
+             auto colon = item.find(':');
+             std::string name = item.substr(0, colon);
+             require_match(name, "[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?",
+                           "expected domain names, each optionally with :REGION");
+             std::string region =
+                 colon == std::string::npos ? "" : region_code(item.substr(colon + 1));
+             c.gateway_domains.push_back({to_lower(name), region});
          }
      }},
+    {"carrier_domains", "no",
+     "yes: also handle mail to the well-known carrier email-to-SMS domains (vtext.com, "
+     "txt.att.net, ...; `sms-milter help carrier-domains` lists them) as SMS",
+     [](Config& c, std::string_view v) { c.carrier_domains = parse_bool(v); }},
     {"default_region", "US", "ISO 3166 region for numbers not written in +E.164 form",
      [](Config& c, std::string_view v) { c.default_region = region_code(v); }},
     {"allowed_countries", "", "ISO regions that may be texted; empty: the default_region only",
@@ -306,7 +318,10 @@ void finish(Config& c, const std::map<std::string, int, std::less<>>& lines, boo
     if (auto at = c.failure_notice.rfind('@'); at != std::string::npos) {
         std::string domain = to_lower(c.failure_notice.substr(at + 1));
         for (const auto& d : c.gateway_domains)
-            need(d != domain, "failure_notice", "failure_notice must not be in a gateway domain");
+            need(d.name != domain, "failure_notice",
+                 "failure_notice must not be in a gateway domain");
+        need(!c.carrier_domains || !find_carrier_domain(domain), "failure_notice",
+             "failure_notice must not be in a carrier domain (carrier_domains = yes)");
     }
 
     if (token != apikey) {

@@ -9,9 +9,18 @@
 
 namespace smsm {
 
+std::optional<GatewayMatch> match_gateway(const Config& cfg, std::string_view domain) {
+    for (const auto& d : cfg.gateway_domains)
+        if (iequals(d.name, domain))
+            return GatewayMatch{d.region.empty() ? cfg.default_region : d.region, nullptr};
+    if (cfg.carrier_domains)
+        if (const CarrierDomain* c = find_carrier_domain(domain))
+            return GatewayMatch{std::string(c->region), c};
+    return std::nullopt;
+}
+
 bool is_gateway_domain(const Config& cfg, std::string_view domain) {
-    return std::any_of(cfg.gateway_domains.begin(), cfg.gateway_domains.end(),
-                       [&](const std::string& d) { return iequals(d, domain); });
+    return match_gateway(cfg, domain).has_value();
 }
 
 bool client_allowed(const Config& cfg, const std::optional<IpAddress>& client) {
@@ -35,15 +44,18 @@ bool sender_allowed(const Config& cfg, std::string_view sender) {
 RcptDecision decide_rcpt(const Config& cfg, const Envelope& env, std::string_view rcpt) {
     RcptDecision d;
     auto addr = parse_address(rcpt);
-    if (!addr || !is_gateway_domain(cfg, addr->domain)) return d;
+    if (!addr) return d;
+    auto gateway = match_gateway(cfg, addr->domain);
+    if (!gateway) return d;
     d.gateway = true;
+    d.carrier = gateway->carrier;
     if (!client_allowed(cfg, env.client)) {
         d.reply = replies::client_denied();
     } else if (!sender_allowed(cfg, env.sender)) {
         d.reply = replies::sender_denied();
     } else if (cfg.require_sasl_auth && env.auth_user.empty()) {
         d.reply = replies::auth_required();
-    } else if (auto n = parse_phone(addr->local, cfg.default_region); !n) {
+    } else if (auto n = parse_phone(addr->local, gateway->region); !n) {
         d.reply = replies::bad_number();
     } else if (std::find(cfg.allowed_countries.begin(), cfg.allowed_countries.end(), n->region) ==
                cfg.allowed_countries.end()) {

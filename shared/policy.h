@@ -1,5 +1,6 @@
 // RCPT-time decisions for gateway recipients (SPEC §5): client, sender, SASL, number and
-// country. Recipients outside the gateway domains are never touched.
+// country. Recipients outside the gateway domains (and, with carrier_domains = yes, the
+// shipped carrier domains) are never touched.
 #pragma once
 
 #include <optional>
@@ -9,6 +10,7 @@
 #include "shared/cidr.h"
 #include "shared/config.h"
 #include "shared/phone.h"
+#include "shared/policy/carrier_domains.h"
 #include "shared/reply.h"
 
 namespace smsm {
@@ -20,11 +22,20 @@ struct Envelope {
 };
 
 struct RcptDecision {
-    bool gateway = false;               // the recipient is in a gateway domain
-    Reply reply;                        // Continue when allowed (or not ours)
-    std::optional<PhoneNumber> number;  // set when gateway and allowed
+    bool gateway = false;                    // the recipient is in a gateway domain
+    const CarrierDomain* carrier = nullptr;  // set when it is a shipped carrier domain
+    Reply reply;                             // Continue when allowed (or not ours)
+    std::optional<PhoneNumber> number;       // set when gateway and allowed
 };
 
+// A domain whose recipients are SMS: the region its national numbers are read in, and the
+// carrier when it is one of the shipped carrier domains (carrier_domains = yes). A domain in
+// gateway_domains wins over the shipped list.
+struct GatewayMatch {
+    std::string region;
+    const CarrierDomain* carrier = nullptr;
+};
+std::optional<GatewayMatch> match_gateway(const Config& cfg, std::string_view domain);
 bool is_gateway_domain(const Config& cfg, std::string_view domain);
 bool client_allowed(const Config& cfg, const std::optional<IpAddress>& client);
 bool sender_allowed(const Config& cfg, std::string_view sender);

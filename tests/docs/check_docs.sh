@@ -64,6 +64,13 @@ for k in "${example_keys[@]}"; do
     is_key "$k" || fail "$example names $k, which is not a config key"
 done
 
+# The man page's CARRIER DOMAINS list is the program's list, line for line.
+man_carriers=$(sed -n '/carrier-domains: begin/,/carrier-domains: end/{/^\.\\"/d;s/\\-/-/g;p}' "$man5")
+if [[ $man_carriers != "$("$bin" help carrier-domains)" ]]; then
+    fail "the CARRIER DOMAINS list in $man5 differs from '$bin help carrier-domains':"
+    diff <(printf '%s\n' "$man_carriers") <("$bin" help carrier-domains) >&2 || true
+fi
+
 # The example must be a valid config once its secret file and state directory exist.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -67,6 +67,7 @@ TEST_CASE("bad lines are reported as FILE:LINE: text") {
         {"state_directory = relative/path", "state_directory: expected an absolute path"},
         {"just words", "expected \"key = value\""},
         {"gateway_domains = other.example", "gateway_domains is already set at line 1"},
+        {"carrier_domains = sometimes", "carrier_domains: expected yes or no"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.line);
@@ -166,4 +167,34 @@ TEST_CASE("milter_socket: unix files, and a warning for every inet socket") {
     }
     CHECK(smsm::inet_socket_warning("inet:8890@127.0.0.1").find("any local user") !=
           std::string::npos);
+}
+
+TEST_CASE("gateway_domains: DOMAIN:REGION, and carrier domains") {
+    TempDir d;
+    auto load = load_config(
+        d.write("c.conf", smsm::test::minimal_config(d, "SMS.example.com, txt.example.ca:ca") +
+                              "carrier_domains = yes\n"));
+    REQUIRE(load.errors.empty());
+    REQUIRE(load.config->gateway_domains.size() == 2);
+    CHECK(load.config->gateway_domains[0].name == "sms.example.com");
+    CHECK(load.config->gateway_domains[0].region == "");
+    CHECK(load.config->gateway_domains[1].name == "txt.example.ca");
+    CHECK(load.config->gateway_domains[1].region == "CA");
+    CHECK(load.config->carrier_domains);
+
+    for (const char* bad : {"txt.example.ca:XX", "txt.example.ca:", ":CA"}) {
+        CAPTURE(bad);
+        auto l = load_config(d.write("c.conf", smsm::test::minimal_config(d, bad)));
+        REQUIRE(l.errors.size() == 1);
+        CHECK(l.errors[0].find(":1: gateway_domains: ") != std::string::npos);
+    }
+    auto notice = load_config(d.write("c.conf", smsm::test::minimal_config(d) +
+                                                    "carrier_domains = yes\n"
+                                                    "failure_notice = 4155550123@vtext.com\n"));
+    REQUIRE(notice.errors.size() == 1);
+    CHECK(notice.errors[0].find("failure_notice must not be in a carrier domain") !=
+          std::string::npos);
+    CHECK_FALSE(load_config(d.write("c.conf", smsm::test::minimal_config(d) +
+                                                  "failure_notice = 4155550123@vtext.com\n"))
+                    .errors.size());
 }

@@ -1,7 +1,10 @@
 // RCPT decisions (SPEC §5) as a table of got/want cases.
 #include <doctest/doctest.h>
 
+#include <set>
+
 #include "shared/policy.h"
+#include "shared/strings.h"
 #include "tests/unit/fixtures.h"
 
 using namespace smsm;
@@ -85,4 +88,84 @@ TEST_CASE("RCPT decisions") {
             if (d.number) CHECK(d.number->e164 == c.number);
         }
     }
+}
+
+TEST_CASE("carrier domains and gateway domain regions") {
+    auto off = policy_config("");
+    auto on = policy_config("carrier_domains = yes\n");
+    static test::TempDir d;
+    auto regions =
+        test::load_test_config(d, "allowed_countries = US CA GB\ncarrier_domains = yes\n",
+                               "sms.example.com, txt.example.ca:ca, tmomail.net:GB");
+    struct Case {
+        const char* name;
+        const Config* cfg;
+        const char* rcpt;
+        bool gateway;
+        const char* reply;   // "" = continue
+        const char* number;  // "" = none
+        const char* carrier;
+    };
+    const Case cases[] = {
+        {"off: a carrier domain is an ordinary recipient", off.get(), "<4155550123@vtext.com>",
+         false, "", "", ""},
+        {"Verizon SMS", on.get(), "<4155550123@vtext.com>", true, "", "+14155550123", "Verizon"},
+        {"AT&T, any case", on.get(), "<14155550123@TXT.ATT.NET>", true, "", "+14155550123", "AT&T"},
+        {"Verizon MMS", on.get(), "<415-555-0123@vzwpix.com>", true, "", "+14155550123", "Verizon"},
+        {"Canadian carrier reads a Canadian number", on.get(), "<6135550123@txt.bell.ca>", true, "",
+         "+16135550123", "Bell"},
+        {"a bad number at a carrier domain", on.get(), "<12@tmomail.net>", true,
+         "550 5.1.1 Recipient is not a valid phone number", "", "T-Mobile"},
+        {"country policy applies to carrier domains", on.get(), "<+33612345678@fido.ca>", true,
+         "550 5.7.1 Destination country not permitted", "", "Fido"},
+        {"a subdomain of a carrier domain is not one", on.get(), "<4155550123@x.vtext.com>", false,
+         "", "", ""},
+        {"the gateway domain still works", on.get(), "<4155550123@sms.example.com>", true, "",
+         "+14155550123", ""},
+        {"gateway domain with its own region: a British national number is not Canadian",
+         regions.get(), "<07400123456@txt.example.ca>", true,
+         "550 5.1.1 Recipient is not a valid phone number", "", ""},
+        {"gateway domain with its own region: national number", regions.get(),
+         "<6135550123@txt.example.ca>", true, "", "+16135550123", ""},
+        {"gateway_domains wins over the shipped list", regions.get(), "<07400123456@tmomail.net>",
+         true, "", "+447400123456", ""},
+    };
+    for (const auto& c : cases) {
+        std::string name = c.name;
+        CAPTURE(name);
+        Envelope env{IpAddress::parse("127.0.0.1"), "<a@b>", ""};
+        RcptDecision dec = decide_rcpt(*c.cfg, env, c.rcpt);
+        CHECK(dec.gateway == c.gateway);
+        CHECK(std::string(dec.carrier ? dec.carrier->carrier : "") == c.carrier);
+        if (*c.reply) {
+            CHECK(dec.reply.str() == c.reply);
+        } else {
+            CHECK(dec.reply.action == Reply::Action::Continue);
+            CHECK(std::string(dec.number ? dec.number->e164 : "") == c.number);
+        }
+    }
+}
+
+TEST_CASE("the shipped carrier list is well formed") {
+    std::set<std::string_view> seen;
+    for (const auto& c : carrier_domains()) {
+        CAPTURE(c.domain);
+        CHECK(seen.insert(c.domain).second);
+        CHECK(to_lower(c.domain) == c.domain);
+        CHECK(is_supported_region(std::string(c.region)));
+        CHECK(find_carrier_domain(c.domain) == &c);
+        CHECK_FALSE(c.carrier.empty());
+        CHECK((c.kind == "SMS" || c.kind == "MMS" || c.kind == "SMS/MMS"));
+    }
+    for (const char* want :
+         {"vtext.com", "vzwpix.com", "txt.att.net", "mms.att.net", "tmomail.net",
+          "messaging.sprintpcs.com", "pm.sprint.com", "email.uscc.net", "mms.uscc.net",
+          "sms.cricketwireless.net", "mms.cricketwireless.net", "sms.myboostmobile.com",
+          "myboostmobile.com", "mymetropcs.com", "msg.fi.google.com", "txt.bell.ca",
+          "pcs.rogers.com", "msg.telus.com"}) {
+        CAPTURE(want);
+        CHECK(find_carrier_domain(want) != nullptr);
+    }
+    CHECK(find_carrier_domain("VText.COM") == find_carrier_domain("vtext.com"));
+    CHECK(find_carrier_domain("example.com") == nullptr);
 }

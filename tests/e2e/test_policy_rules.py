@@ -1,0 +1,160 @@
+"""End to end through the real Postfix sandbox and the fake Twilio: which recipients are SMS
+and which SMS may be sent (issue 9).
+
+Milter instances, each behind its own smtpd listener in the one sandbox Postfix:
+  carrier  carrier_domains = yes; gateway_domains is the example line of sms-milter.conf(5)'s
+           CARRIER DOMAINS section (a domain added with :GB), allowed_countries US, CA, GB
+  plain    the defaults: carrier_domains = no
+Every mail carries a unique tag in its subject; each case looks only at its own SMS, sink
+deliveries and log lines.
+
+Run as root:  SMS_MILTER_BIN=build/sms-milter python3 -m unittest tests/e2e/test_policy_rules.py
+"""
+
+import json
+import os
+import secrets
+import subprocess
+import time
+import unittest
+
+import doc_snippets
+from harness import Environment, exit_on_sigterm
+from milter_proc import milter_bin
+
+SENDER = "alerts@example.com"
+BODY = "body text"
+ENV = None
+
+
+def man5_gateway_example():
+    """The `gateway_domains = ...` example line of sms-milter.conf(5)'s CARRIER DOMAINS
+    section, as an admin types it."""
+    with open(doc_snippets.repo_path("packaging/sms-milter.conf.5")) as f:
+        section = f.read().split('.SH "CARRIER DOMAINS"\n', 1)[-1].split("\n.SH ", 1)[0]
+    lines = [l.replace("\\-", "-") for l in section.split("\n")
+             if l.startswith("gateway_domains = ")]
+    if len(lines) != 1:
+        raise AssertionError("sms-milter.conf(5): expected one gateway_domains example line, "
+                             "found %d" % len(lines))
+    return lines[0].split("=", 1)[1].strip()
+
+
+def setUpModule():
+    global ENV
+    if os.geteuid() != 0:
+        raise unittest.SkipTest("the Postfix sandbox needs root")
+    exit_on_sigterm()
+    env = Environment({
+        "carrier": {"overrides": {"carrier_domains": "yes",
+                                  "gateway_domains": man5_gateway_example(),
+                                  "allowed_countries": "US, CA, GB"}},
+        "plain": {},
+    })
+    unittest.addModuleCleanup(env.stop)
+    ENV = env.start()
+
+
+def new_tag():
+    return "POL-" + secrets.token_hex(4)
+
+
+class PolicyRules(unittest.TestCase):
+    maxDiff = None
+
+    def send(self, listener, rcpts, tag, sender=SENDER):
+        return ENV.postfix.send_mail(listener, sender, rcpts, subject="ALERT " + tag, body=BODY,
+                                     check=False)
+
+    def sms_with(self, tag, count=1, timeout=20):
+        return ENV.fake.wait_for(lambda m: tag in (m["body"] or ""), count=count,
+                                 timeout=timeout)
+
+    def sink_with(self, tag):
+        ENV.postfix.wait_queue_empty()
+        return [m for m in ENV.postfix.sink_messages() if tag in m["data"]]
+
+    def render(self, milter, *rcpts, json_out=False):
+        """`sms-milter render` with the instance's config; stdout lines."""
+        args = [milter_bin(), "render", "-c", ENV.milters[milter].config_path,
+                "--from", SENDER] + [a for r in rcpts for a in ("--to", r)]
+        if json_out:
+            args.append("--json")
+        p = subprocess.run(args, input="Subject: DISK FULL\n\non db1\n", capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = p.stdout.splitlines()
+        return [json.loads(l) for l in lines] if json_out else lines
+
+    def queue_id(self, r):
+        return r.data[1].split("queued as ")[-1].strip()
+
+    def expect_removed(self, r):
+        """Postfix's qmgr removed the message: every recipient was taken by the milter."""
+        qid, deadline = self.queue_id(r), time.monotonic() + 10
+        while qid + ": removed" not in ENV.postfix.maillog_text():
+            self.assertLess(time.monotonic(), deadline, "qmgr did not remove %s" % qid)
+            time.sleep(0.1)
+
+    # ---- carrier_domains -------------------------------------------------------------------
+    def test_carrier_domains_texted_not_relayed(self):
+        cases = [("4155550123@vtext.com", "+14155550123"),
+                 ("1-415-555-0124@TXT.ATT.NET", "+14155550124"),
+                 ("4155550125@tmomail.net", "+14155550125"),
+                 ("6135550123@txt.bell.ca", "+16135550123"),
+                 # the man page's example of a domain added with its country
+                 ("07400123456@sms.example-carrier.co.uk", "+447400123456")]
+        for rcpt, number in cases:
+            with self.subTest(rcpt=rcpt):
+                tag = new_tag()
+                r = self.send("carrier", [rcpt], tag)
+                self.assertEqual((r.rcpts[rcpt][0], r.data and r.data[0]), (250, 250), r)
+                got = self.sms_with(tag)
+                self.assertEqual([(m["to"], m["body"]) for m in got],
+                                 [(number, "ALERT %s\n%s" % (tag, BODY))],
+                                 ENV.milters["carrier"].log_text()[-2000:])
+                self.expect_removed(r)
+                self.assertEqual(self.sink_with(tag), [], "carrier-domain mail was relayed")
+
+    def test_carrier_domain_next_to_an_ordinary_recipient(self):
+        tag, rcpt = new_tag(), "4155550126@vzwpix.com"
+        r = self.send("carrier", [rcpt, "ops@example.org"], tag)
+        self.assertEqual([r.rcpts[rcpt][0], r.rcpts["ops@example.org"][0], r.data[0]],
+                         [250, 250, 250], r)
+        self.assertEqual([m["to"] for m in self.sms_with(tag)], ["+14155550126"])
+        delivered = ENV.postfix.wait_for_sink(lambda m: tag in m["data"], timeout=20)
+        self.assertEqual([m["rcpts"] for m in delivered], [["ops@example.org"]])
+
+    def test_carrier_domain_policy_applies(self):
+        """The same RCPT checks as a gateway domain: a bad number, a country not allowed."""
+        for rcpt, code, enhanced in (("12@vtext.com", 550, "5.1.1"),
+                                     ("+33612345678@txt.att.net", 550, "5.7.1")):
+            with self.subTest(rcpt=rcpt):
+                r = self.send("carrier", [rcpt], new_tag())
+                self.assertEqual(r.rcpts[rcpt][0], code, r)
+                self.assertTrue(r.rcpts[rcpt][1].startswith(enhanced), r)
+
+    def test_carrier_domains_render(self):
+        lines = self.render("carrier", "4155550123@vtext.com", "ops@example.org")
+        self.assertEqual(lines, ["<4155550123@vtext.com>: SMS to +14155550123 (US, Verizon carrier "
+                                 "domain), GSM-7, 1 segment, 16 septets",
+                                 "    DISK FULL", "    on db1",
+                                 "<ops@example.org>: not an SMS recipient, delivered as usual"])
+        got = self.render("carrier", "6135550123@txt.bell.ca", json_out=True)
+        self.assertEqual([(j["result"], j["number"], j["region"], j["carrier"]) for j in got],
+                         [("sms", "+16135550123", "CA", "Bell")])
+        self.assertEqual(self.render("plain", "4155550123@vtext.com"),
+                         ["<4155550123@vtext.com>: not an SMS recipient, delivered as usual"])
+
+    def test_carrier_domains_off_by_default(self):
+        """carrier_domains = no: the same address is ordinary mail, relayed as before."""
+        tag, rcpt = new_tag(), "4155550127@vtext.com"
+        r = self.send("plain", [rcpt], tag)
+        self.assertEqual((r.rcpts[rcpt][0], r.data and r.data[0]), (250, 250), r)
+        delivered = ENV.postfix.wait_for_sink(lambda m: tag in m["data"], timeout=20)
+        self.assertEqual([m["rcpts"] for m in delivered], [[rcpt.lower()]])
+        self.assertEqual(self.sms_with(tag, timeout=3), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
