@@ -157,6 +157,7 @@ int cmd_render(const Args& argv) {
                           {"encoding", encoding_name(seg.encoding)},
                           {"segments", seg.segments},
                           {"units", seg.units}});
+                j["type"] = number_type_name(d.number->type);
                 if (d.carrier) j["carrier"] = d.carrier->carrier;
             }
             fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -165,7 +166,8 @@ int cmd_render(const Args& argv) {
         } else if (!sms) {
             fmt::print("{}: {}\n", bracketed(r.to[i]), reply.str());
         } else {
-            std::string about = d.number->region;
+            std::string about =
+                fmt::format("{}, {}", d.number->region, number_type_name(d.number->type));
             if (d.carrier) about += fmt::format(", {} carrier domain", d.carrier->carrier);
             fmt::print("{}: SMS to {} ({}), {}, {} segment{}, {} {}\n", bracketed(r.to[i]),
                        d.number->e164, about, encoding_name(seg.encoding), seg.segments,

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "shared/cidr.h"
+#include "shared/phone.h"
 
 namespace smsm {
 
@@ -34,6 +35,7 @@ struct Config {
     bool carrier_domains = false;  // also the shipped carrier domains (shared/policy/)
     std::string default_region;    // ISO 3166 alpha-2, upper case
     std::vector<std::string> allowed_countries;
+    std::vector<NumberType> allowed_number_types;
     std::vector<Cidr> allowed_clients;
     std::vector<std::string> allowed_senders;  // lowercased "user@dom" or "@dom"
     bool require_sasl_auth = false;

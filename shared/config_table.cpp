@@ -119,6 +119,20 @@ const KeyDef kKeys[] = {
          c.allowed_countries.clear();
          for (auto& r : split_list(v)) c.allowed_countries.push_back(region_code(r));
      }},
+    {"allowed_number_types", "fixed_line, mobile, fixed_line_or_mobile",
+     "libphonenumber number types that may be texted: fixed_line, mobile, "
+     "fixed_line_or_mobile (ordinary US and Canadian numbers), voip, toll_free, "
+     "premium_rate, shared_cost, personal_number, pager, uan, voicemail",
+     [](Config& c, std::string_view v) {
+         c.allowed_number_types.clear();
+         for (auto& name : split_list(v)) {
+             auto t = number_type_from_name(to_lower(name));
+             if (!t || *t == NumberType::Unknown)
+                 bad(fmt::format("unknown number type \"{}\"", printable(name)));
+             c.allowed_number_types.push_back(*t);
+         }
+         if (c.allowed_number_types.empty()) bad("expected at least one number type");
+     }},
     {"allowed_clients", "127.0.0.0/8, ::1", "CIDRs of SMTP clients allowed to send SMS",
      [](Config& c, std::string_view v) {
          c.allowed_clients.clear();

@@ -1,5 +1,6 @@
 // RCPT-time decisions for gateway recipients (SPEC §5). Access checks come before number
-// checks so that a client that may not text learns nothing about numbers.
+// checks (valid, country, type) so that a client that may not text learns nothing about
+// numbers.
 #include "shared/policy.h"
 
 #include <algorithm>
@@ -60,6 +61,10 @@ RcptDecision decide_rcpt(const Config& cfg, const Envelope& env, std::string_vie
     } else if (std::find(cfg.allowed_countries.begin(), cfg.allowed_countries.end(), n->region) ==
                cfg.allowed_countries.end()) {
         d.reply = replies::country_denied();
+    } else if (std::find(cfg.allowed_number_types.begin(), cfg.allowed_number_types.end(),
+                         n->type) == cfg.allowed_number_types.end()) {
+        // Premium rate, shared cost and the like: the classic SMS pumping fraud targets.
+        d.reply = replies::number_type_denied(number_type_name(n->type));
     } else {
         d.number = std::move(n);
     }

@@ -38,6 +38,10 @@ inline Reply auth_required() {
 inline Reply country_denied() {
     return Reply::reject("5.7.1", "Destination country not permitted");
 }
+inline Reply number_type_denied(std::string_view type) {
+    return Reply::reject("5.7.1",
+                         "Destination number type not permitted (" + std::string(type) + ")");
+}
 inline Reply bad_number() {
     return Reply::reject("5.1.1", "Recipient is not a valid phone number");
 }

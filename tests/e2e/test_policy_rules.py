@@ -3,8 +3,9 @@ and which SMS may be sent (issue 9).
 
 Milter instances, each behind its own smtpd listener in the one sandbox Postfix:
   carrier  carrier_domains = yes; gateway_domains is the example line of sms-milter.conf(5)'s
-           CARRIER DOMAINS section (a domain added with :GB), allowed_countries US, CA, GB
-  plain    the defaults: carrier_domains = no
+           CARRIER DOMAINS section (a domain added with :GB), allowed_countries US, CA, GB;
+           allowed_number_types is the man page's example (toll-free added)
+  plain    the defaults: carrier_domains = no, allowed_number_types without toll_free
 Every mail carries a unique tag in its subject; each case looks only at its own SMS, sink
 deliveries and log lines.
 
@@ -13,6 +14,7 @@ Run as root:  SMS_MILTER_BIN=build/sms-milter python3 -m unittest tests/e2e/test
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import time
@@ -40,6 +42,18 @@ def man5_gateway_example():
     return lines[0].split("=", 1)[1].strip()
 
 
+def man5_example(key):
+    """The one `KEY = ...` example of sms-milter.conf(5), inside a .B line or on its own."""
+    with open(doc_snippets.repo_path("packaging/sms-milter.conf.5")) as f:
+        found = [l.replace("\\-", "-").removeprefix(".B ").strip('"')
+                 for l in f.read().split("\n")
+                 if l.removeprefix(".B ").strip('"').startswith(key + " = ")]
+    if len(found) != 1:
+        raise AssertionError("sms-milter.conf(5): expected one %s example, found %d"
+                             % (key, len(found)))
+    return found[0].split("=", 1)[1].strip()
+
+
 def setUpModule():
     global ENV
     if os.geteuid() != 0:
@@ -48,7 +62,8 @@ def setUpModule():
     env = Environment({
         "carrier": {"overrides": {"carrier_domains": "yes",
                                   "gateway_domains": man5_gateway_example(),
-                                  "allowed_countries": "US, CA, GB"}},
+                                  "allowed_countries": "US, CA, GB",
+                                  "allowed_number_types": man5_example("allowed_number_types")}},
         "plain": {},
     })
     unittest.addModuleCleanup(env.stop)
@@ -136,8 +151,9 @@ class PolicyRules(unittest.TestCase):
 
     def test_carrier_domains_render(self):
         lines = self.render("carrier", "4155550123@vtext.com", "ops@example.org")
-        self.assertEqual(lines, ["<4155550123@vtext.com>: SMS to +14155550123 (US, Verizon carrier "
-                                 "domain), GSM-7, 1 segment, 16 septets",
+        self.assertEqual(lines, ["<4155550123@vtext.com>: SMS to +14155550123 (US, "
+                                 "fixed_line_or_mobile, Verizon carrier domain), GSM-7, "
+                                 "1 segment, 16 septets",
                                  "    DISK FULL", "    on db1",
                                  "<ops@example.org>: not an SMS recipient, delivered as usual"])
         got = self.render("carrier", "6135550123@txt.bell.ca", json_out=True)
@@ -145,6 +161,38 @@ class PolicyRules(unittest.TestCase):
                          [("sms", "+16135550123", "CA", "Bell")])
         self.assertEqual(self.render("plain", "4155550123@vtext.com"),
                          ["<4155550123@vtext.com>: not an SMS recipient, delivered as usual"])
+
+    # ---- allowed_number_types --------------------------------------------------------------
+    def test_premium_number_refused_next_to_an_allowed_one(self):
+        tag, premium, ok = new_tag(), "9005550199@sms.example.com", "4155550128@sms.example.com"
+        r = self.send("plain", [premium, ok], tag)
+        self.assertEqual(r.rcpts[premium],
+                         (550, "5.7.1 Destination number type not permitted (premium_rate)"), r)
+        self.assertEqual((r.rcpts[ok][0], r.data and r.data[0]), (250, 250), r)
+        self.assertEqual([m["to"] for m in self.sms_with(tag)], ["+14155550128"])
+        self.assertEqual([m["to"] for m in self.sms_with(tag, count=2, timeout=3)],
+                         ["+14155550128"], "the premium number was texted")
+        self.expect_removed(r)
+        log = ENV.milters["plain"].log_text()
+        self.assertRegex(log, r"reject: RCPT from \[127\.0\.0\.1\]: 550 5\.7\.1 Destination "
+                              r"number type not permitted \(premium_rate\); from=<%s> "
+                              r"to=<\*\*\*0199@sms\.example\.com>" % re.escape(SENDER))
+
+    def test_toll_free_only_where_listed(self):
+        rcpt = "8005550123@sms.example.com"
+        r = self.send("plain", [rcpt], new_tag())
+        self.assertEqual(r.rcpts[rcpt],
+                         (550, "5.7.1 Destination number type not permitted (toll_free)"), r)
+        tag = new_tag()
+        r = self.send("carrier", [rcpt, "9005550199@vtext.com"], tag)
+        self.assertEqual(r.rcpts[rcpt][0], 250, r)
+        self.assertEqual(r.rcpts["9005550199@vtext.com"][0], 550, r)
+        self.assertEqual([m["to"] for m in self.sms_with(tag)], ["+18005550123"])
+        lines = self.render("carrier", rcpt, "9005550199@vtext.com")
+        self.assertEqual(lines[0], "<%s>: SMS to +18005550123 (US, toll_free), GSM-7, 1 segment, "
+                                   "16 septets" % rcpt)
+        self.assertEqual(lines[-1], "<9005550199@vtext.com>: 550 5.7.1 Destination number type "
+                                    "not permitted (premium_rate)")
 
     def test_carrier_domains_off_by_default(self):
         """carrier_domains = no: the same address is ordinary mail, relayed as before."""

@@ -182,7 +182,8 @@ class RenderFrom(unittest.TestCase):
                          (0, "<%s>: 550 5.7.1 Sender not permitted to send SMS\n" % rcpt))
         r = run("render", "-c", conf, "--from", "alerts@example.com", "--to", rcpt, msg)
         self.assertEqual((r.returncode, r.stdout),
-                         (0, "<%s>: SMS to +14155550123 (US), GSM-7, 1 segment, 16 septets\n"
+                         (0, "<%s>: SMS to +14155550123 (US, fixed_line_or_mobile), GSM-7, 1 segment, "
+                             "16 septets\n"
                              "    DISK FULL\n    on db1\n" % rcpt))
 
 

@@ -24,6 +24,9 @@ TEST_CASE("a minimal config loads with the documented defaults") {
     CHECK(c.milter_socket == "unix:/run/sms-milter/sms-milter.sock");
     CHECK(c.default_region == "US");
     CHECK(c.allowed_countries == std::vector<std::string>{"US"});
+    CHECK(c.allowed_number_types ==
+          std::vector<smsm::NumberType>{smsm::NumberType::FixedLine, smsm::NumberType::Mobile,
+                                        smsm::NumberType::FixedLineOrMobile});
     CHECK(c.allowed_clients.size() == 2);
     CHECK(c.allowed_senders.empty());
     CHECK_FALSE(c.require_sasl_auth);
@@ -68,6 +71,10 @@ TEST_CASE("bad lines are reported as FILE:LINE: text") {
         {"just words", "expected \"key = value\""},
         {"gateway_domains = other.example", "gateway_domains is already set at line 1"},
         {"carrier_domains = sometimes", "carrier_domains: expected yes or no"},
+        {"allowed_number_types = mobile, premium",
+         "allowed_number_types: unknown number type \"premium\""},
+        {"allowed_number_types = unknown", "allowed_number_types: unknown number type"},
+        {"allowed_number_types =", "allowed_number_types: expected at least one number type"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.line);

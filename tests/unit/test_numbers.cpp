@@ -108,3 +108,41 @@ TEST_CASE("envelope addresses split into local part and domain") {
     CHECK_FALSE(parse_address("<user@>"));
     CHECK(bare_address("<Alerts@Example.COM>") == "alerts@example.com");
 }
+
+// What Debian's libphonenumber 8.12 calls these numbers: the table allowed_number_types works
+// on. US numbers are fixed_line_or_mobile, never mobile.
+TEST_CASE("number types") {
+    struct Case {
+        const char* number;
+        const char* want;
+    };
+    const Case cases[] = {
+        {"+14155550123", "fixed_line_or_mobile"},
+        {"+16135550123", "fixed_line_or_mobile"},
+        {"+19005550199", "premium_rate"},
+        {"+19002345678", "premium_rate"},
+        {"+18005550123", "toll_free"},
+        {"+18772345678", "toll_free"},
+        {"+15002345678", "personal_number"},
+        {"+447400123456", "mobile"},
+        {"+441212345678", "fixed_line"},
+        {"+449012345678", "premium_rate"},
+        {"+448001234567", "toll_free"},
+        {"+445612345678", "voip"},
+        {"+447012345678", "personal_number"},
+        {"+447640123456", "pager"},
+        {"+445512345678", "uan"},
+        {"+4918012345", "shared_cost"},
+        {"+49177991234567", "voicemail"},
+        {"+33612345678", "mobile"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.number);
+        auto n = parse_phone(c.number, "US");
+        REQUIRE(n);
+        CHECK(number_type_name(n->type) == c.want);
+        CHECK(number_type_from_name(c.want) == n->type);
+    }
+    CHECK_FALSE(number_type_from_name("premium"));
+    CHECK(number_type_name(NumberType::Unknown) == "unknown");
+}

@@ -169,3 +169,60 @@ TEST_CASE("the shipped carrier list is well formed") {
     CHECK(find_carrier_domain("VText.COM") == find_carrier_domain("vtext.com"));
     CHECK(find_carrier_domain("example.com") == nullptr);
 }
+
+TEST_CASE("allowed_number_types") {
+    static test::TempDir d;
+    auto cfg = [](const std::string& extra) {
+        return test::load_test_config(d, "allowed_countries = US CA GB DE\n" + extra);
+    };
+    auto dflt = cfg("");
+    auto tollfree = cfg("allowed_number_types = fixed_line_or_mobile, TOLL_FREE\n");
+    auto mobile = cfg("allowed_number_types = mobile\n");
+    struct Case {
+        const char* name;
+        const Config* cfg;
+        const char* rcpt;
+        const char* reply;  // "" = continue
+    };
+    const Case cases[] = {
+        {"an ordinary US number", dflt.get(), "<4155550123@sms.example.com>", ""},
+        {"a British mobile", dflt.get(), "<+447400123456@sms.example.com>", ""},
+        {"a British landline", dflt.get(), "<+441212345678@sms.example.com>", ""},
+        {"US premium rate", dflt.get(), "<9005550199@sms.example.com>",
+         "550 5.7.1 Destination number type not permitted (premium_rate)"},
+        {"US toll-free", dflt.get(), "<18005550123@sms.example.com>",
+         "550 5.7.1 Destination number type not permitted (toll_free)"},
+        {"US personal number", dflt.get(), "<+15002345678@sms.example.com>",
+         "550 5.7.1 Destination number type not permitted (personal_number)"},
+        {"British premium rate", dflt.get(), "<+449012345678@sms.example.com>",
+         "550 5.7.1 Destination number type not permitted (premium_rate)"},
+        {"German shared cost", dflt.get(), "<+4918012345@sms.example.com>",
+         "550 5.7.1 Destination number type not permitted (shared_cost)"},
+        {"British UAN", dflt.get(), "<+445512345678@sms.example.com>",
+         "550 5.7.1 Destination number type not permitted (uan)"},
+        {"British VoIP", dflt.get(), "<+445612345678@sms.example.com>",
+         "550 5.7.1 Destination number type not permitted (voip)"},
+        {"British pager", dflt.get(), "<+447640123456@sms.example.com>",
+         "550 5.7.1 Destination number type not permitted (pager)"},
+        {"German voicemail", dflt.get(), "<+49177991234567@sms.example.com>",
+         "550 5.7.1 Destination number type not permitted (voicemail)"},
+        {"toll-free when listed", tollfree.get(), "<18005550123@sms.example.com>", ""},
+        {"premium rate still refused", tollfree.get(), "<9005550199@sms.example.com>",
+         "550 5.7.1 Destination number type not permitted (premium_rate)"},
+        {"mobile only refuses US numbers", mobile.get(), "<4155550123@sms.example.com>",
+         "550 5.7.1 Destination number type not permitted (fixed_line_or_mobile)"},
+        {"mobile only allows a British mobile", mobile.get(), "<+447400123456@sms.example.com>",
+         ""},
+        {"country before type", dflt.get(), "<+33891123456@sms.example.com>",
+         "550 5.7.1 Destination country not permitted"},
+    };
+    for (const auto& c : cases) {
+        std::string name = c.name;
+        CAPTURE(name);
+        Envelope env{IpAddress::parse("127.0.0.1"), "<a@b>", ""};
+        RcptDecision dec = decide_rcpt(*c.cfg, env, c.rcpt);
+        CHECK(dec.gateway);
+        CHECK(dec.reply.str() == (*c.reply ? std::string(c.reply) : "  "));
+        CHECK(dec.number.has_value() == !*c.reply);
+    }
+}
