@@ -6,7 +6,11 @@
 // after one line on stderr naming it:
 //   - the SMS text is valid UTF-8 (no overlong forms, surrogates or values past U+10FFFF);
 //   - it needs at most max_segments segments, as count_segments() counts them;
-//   - it is at most 1600 UTF-16 code units (Twilio's limit).
+//   - it is at most 1600 UTF-16 code units (Twilio's limit);
+//   - with small caps, GMime builds no more parts and headers from what mime_limit() lets
+//     through than it counted (its over-approximation of GMime's parser holds).
+#include <gmime/gmime.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -15,6 +19,7 @@
 
 #include "shared/html_text.h"
 #include "shared/message_text.h"
+#include "shared/mime_limit.h"
 #include "shared/segments.h"
 
 namespace {
@@ -81,6 +86,57 @@ void check_sms(const std::string& sms, int max_segments) {
         fail("SMS text is over 1600 UTF-16 units", sms, max_segments);
 }
 
+// Parts (with multiparts and message parts) and header fields GMime built under obj.
+void count_tree(GMimeObject* obj, std::size_t& objects, std::size_t& headers) {
+    if (!obj) return;
+    ++objects;
+    headers +=
+        static_cast<std::size_t>(g_mime_header_list_get_count(g_mime_object_get_header_list(obj)));
+    if (GMIME_IS_MULTIPART(obj)) {
+        auto* mp = GMIME_MULTIPART(obj);
+        for (int i = 0; i < g_mime_multipart_get_count(mp); ++i)
+            count_tree(g_mime_multipart_get_part(mp, i), objects, headers);
+    } else if (GMIME_IS_MESSAGE_PART(obj)) {
+        if (GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj))) {
+            headers += static_cast<std::size_t>(
+                g_mime_header_list_get_count(g_mime_object_get_header_list(GMIME_OBJECT(inner))));
+            count_tree(g_mime_message_get_mime_part(inner), objects, headers);
+        }
+    }
+}
+
+void check_mime_limit(std::string_view raw) {
+    smsm::MimeCaps caps;
+    caps.parts = 8;
+    caps.header_lines = 32;
+    caps.field_bytes = 512;
+    caps.from_bytes = 64;
+    const smsm::MimeLimit limit = smsm::mime_limit(raw, caps);
+    if (limit.parts > caps.parts || limit.header_lines > caps.header_lines ||
+        limit.field_bytes > caps.field_bytes || limit.body_begin > limit.keep ||
+        limit.keep > raw.size())
+        fail("mime_limit() broke its caps", std::string(raw), 0);
+    std::string bytes = limit.top_headers +
+                        std::string(raw.substr(limit.body_begin, limit.keep - limit.body_begin));
+    GMimeStream* stream = g_mime_stream_mem_new_with_buffer(bytes.data(), bytes.size());
+    GMimeParser* parser = g_mime_parser_new_with_stream(stream);
+    GMimeMessage* msg = g_mime_parser_construct_message(parser, nullptr);
+    std::size_t objects = 0, headers = 0;
+    if (msg) {
+        headers += static_cast<std::size_t>(
+            g_mime_header_list_get_count(g_mime_object_get_header_list(GMIME_OBJECT(msg))));
+        count_tree(g_mime_message_get_mime_part(msg), objects, headers);
+        g_object_unref(msg);
+    }
+    g_object_unref(parser);
+    g_object_unref(stream);
+    if (objects > 1 + limit.parts + limit.header_lines || headers > limit.header_lines) {
+        std::fprintf(stderr, "GMime built %zu parts and %zu headers; counted %zu and %zu\n",
+                     objects, headers, limit.parts, limit.header_lines);
+        fail("GMime built more than mime_limit() counted", bytes, 0);
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -101,6 +157,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         options.transliterate = (data[0] & 0x80) == 0;
         check_sms(smsm::compose_sms(text, options), options.max_segments);
     }
+
+    check_mime_limit(raw);
 
     // The HTML fallback on its own, fed bytes that need not be a mail at all.
     const std::string shaped = smsm::shape_body(smsm::html_to_text(raw));

@@ -7,6 +7,7 @@
 
 #include "shared/gsm_transliterate.h"
 #include "shared/html_text.h"
+#include "shared/mime_limit.h"
 #include "shared/segments.h"
 #include "shared/strings.h"
 
@@ -160,7 +161,17 @@ void message_text_init() {
 
 MessageText extract_text(std::string_view raw, std::string_view cut_marker) {
     MessageText out;
-    GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(raw.data(), raw.size()));
+    // GMime builds the whole tree before we walk it: let it see only a bounded structure.
+    MimeLimit limit = mime_limit(raw);
+    out.mime_cut = limit.cut;
+    std::string_view rest = raw.substr(limit.body_begin, limit.keep - limit.body_begin);
+    GByteArray* bytes =
+        g_byte_array_sized_new(static_cast<guint>(limit.top_headers.size() + rest.size()));
+    g_byte_array_append(bytes, reinterpret_cast<const guint8*>(limit.top_headers.data()),
+                        static_cast<guint>(limit.top_headers.size()));
+    g_byte_array_append(bytes, reinterpret_cast<const guint8*>(rest.data()),
+                        static_cast<guint>(rest.size()));
+    GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_byte_array(bytes));  // owns bytes
     GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
     GPtr<GMimeMessage> msg(g_mime_parser_construct_message(parser.get(), nullptr));
     if (!msg) return out;

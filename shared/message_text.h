@@ -15,6 +15,7 @@ struct MessageText {
     std::string body;       // decoded, UTF-8, shaped
     std::string from_name;  // display name of the first From mailbox, else its address
     std::string from_addr;  // address of the first From mailbox
+    bool mime_cut = false;  // parsing stopped at the MIME structure budget (mime_limit.h)
 };
 
 struct TextOptions {
@@ -30,7 +31,9 @@ TextOptions text_options(const Config& cfg);
 void message_text_init();
 
 // Parses a whole RFC 5322 message (CRLF or LF line ends). text/plain is preferred, text/html
-// is the fallback; attachments are ignored; multiparts and message/rfc822 are walked.
+// is the fallback; attachments are ignored; multiparts and message/rfc822 are walked. Only
+// the start of a message with more MIME parts or header lines than mime_limit() allows is
+// parsed.
 MessageText extract_text(std::string_view raw_message, std::string_view cut_marker = {});
 
 // Shapes body text: drops the signature after "-- ", everything from the cut marker on,

@@ -8,6 +8,7 @@
 
 #include "shared/log.h"
 #include "shared/message_text.h"
+#include "shared/mime_limit.h"
 #include "shared/strings.h"
 
 namespace smsm {
@@ -83,8 +84,9 @@ std::string Message::sms_text() {
         capture_.data().append("\r\n");  // the blank line after the headers
         in_body_ = true;
     }
-    return compose_sms(extract_text(capture_.data(), cfg_->body_cut_marker), text_options(*cfg_),
-                       bare_sender());
+    MessageText text = extract_text(capture_.data(), cfg_->body_cut_marker);
+    mime_cut_ = text.mime_cut;
+    return compose_sms(text, text_options(*cfg_), bare_sender());
 }
 
 EomOutcome Message::end(std::string_view qid, Outbox& outbox) {
@@ -103,6 +105,14 @@ EomOutcome Message::end(std::string_view qid, Outbox& outbox) {
             "part, skipped {} bytes{}",
             capture_.data().size(), capture_.dropped(), headers_cut_ ? " and some headers" : "");
     std::string text = sms_text();
+    if (mime_cut_) {
+        MimeCaps caps;
+        log::info(q,
+                  "message structure too large: the SMS text comes from its start only (parsed "
+                  "up to {} MIME parts, {} header lines, {} bytes of address and parameter "
+                  "fields)",
+                  caps.parts, caps.header_lines, caps.field_bytes);
+    }
     if (text.empty()) {
         out.reply = replies::no_text();
         log::info(q, "reject: END-OF-MESSAGE: {}; from=<{}>", out.reply.str(),

@@ -56,6 +56,7 @@ class Message {
     std::string identity_;  // the Message-ID and Date headers
     bool in_body_ = false;
     bool headers_cut_ = false;
+    bool mime_cut_ = false;  // the MIME parser saw only the start (shared/mime_limit.h)
     bool failed_ = false;
 };
 

@@ -20,13 +20,15 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/sms-corpus.XXXXXX")
 trap 'rm -rf -- "$work"' EXIT
 
 python3 - "$binary" "$corpus" "$work" "$@" <<'PYTHON'
-import base64, difflib, json, os, subprocess, sys, unicodedata
+import base64, difflib, json, os, re, subprocess, sys, unicodedata
 
 binary, corpus, work, *filters = sys.argv[1:]
 SENDER = "alerts@example.com"
 RCPT = "+14155550123@sms.example.com"
 TEMPLATE_FILL = "@@BASE64-ATTACHMENT-20MIB@@"
 TEMPLATE_BYTES = 20 * 1024 * 1024
+# "@@EMPTY-MIME-PARTS BOUNDARY COUNT@@": COUNT parts that are a boundary line and a blank line.
+EMPTY_PARTS = re.compile(rb"@@EMPTY-MIME-PARTS (\S+) ([0-9]+)@@")
 
 
 def escape(s):
@@ -78,11 +80,22 @@ def read_known():
 
 
 def expand_template(src, dst):
-    """NN-name.eml.tmpl: a line holding only TEMPLATE_FILL becomes 20 MiB of base64."""
+    """NN-name.eml.tmpl: a line holding only TEMPLATE_FILL becomes 20 MiB of base64; or one
+    holding only an EMPTY_PARTS marker becomes that many empty MIME parts."""
     with open(src, "rb") as f:
         tmpl = f.read()
     crlf = b"\r\n" in tmpl
     nl = b"\r\n" if crlf else b"\n"
+    parts = list(EMPTY_PARTS.finditer(tmpl))
+    if parts:
+        if len(parts) != 1:
+            raise ValueError(f"{src}: needs exactly one @@EMPTY-MIME-PARTS ...@@ line")
+        m = parts[0]
+        with open(dst, "wb") as out:
+            out.write(tmpl[: m.start()])
+            out.write((b"--" + m.group(1) + nl + nl) * int(m.group(2)))
+            out.write(tmpl[m.end() + len(nl):])
+        return
     marker = TEMPLATE_FILL.encode()
     if tmpl.count(marker) != 1:
         raise ValueError(f"{src}: needs exactly one {TEMPLATE_FILL} line")
