@@ -137,6 +137,11 @@ int cmd_run(const Args& argv) {
         ReloadThread reloader([&holder] { reload(holder); });
         log::info("starting sms-milter {} on {}", SMS_MILTER_VERSION, cfg.milter_socket);
         log::started();
+        if (take_pending_stop()) {
+            log::info("stopping (signalled during start-up)");
+            sender.stop();
+            return 0;
+        }
         int rc = smfi_main();
         log::info("stopping");
         sender.stop();

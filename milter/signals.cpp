@@ -23,6 +23,20 @@ void block_signals() {
     signal(SIGPIPE, SIG_IGN);
 }
 
+bool take_pending_stop() {
+    sigset_t pending, stops;
+    sigemptyset(&stops);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&stops, sig);
+    if (sigpending(&pending) != 0) return false;
+    bool stop = false;
+    for (int sig : {SIGTERM, SIGINT, SIGHUP}) stop = stop || sigismember(&pending, sig) == 1;
+    if (!stop) return false;
+    const timespec now{0, 0};
+    while (sigtimedwait(&stops, nullptr, &now) > 0) {
+    }
+    return true;
+}
+
 ReloadThread::ReloadThread(std::function<void()> on_reload) : on_reload_(std::move(on_reload)) {
     thread_ = std::thread([this] {
         sigset_t set;
