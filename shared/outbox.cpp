@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 namespace smsm {
 
@@ -140,6 +142,19 @@ Outbox::Outbox(const std::string& state_directory) {
             fmt::format("{}: outbox schema version {} is newer than this program's {}", path, found,
                         kSchemaVersion));
     exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
+    // Outcomes that a power loss may lose harmlessly (see outbox.h) go through a second
+    // connection that commits without an fsync; same mutex, so no lock waits between them.
+    sqlite3* lazy = nullptr;
+    rc = sqlite3_open_v2(path.c_str(), &lazy, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+                         nullptr);
+    unsynced_db_.reset(lazy);
+    if (rc != SQLITE_OK)
+        throw std::runtime_error(
+            fmt::format("cannot open {}: {}", path, lazy ? sqlite3_errmsg(lazy) : "out of memory"));
+    sqlite3_busy_timeout(lazy, 5000);
+    if (sqlite3_exec(lazy, "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-256", nullptr, nullptr,
+                     nullptr) != SQLITE_OK)
+        throw std::runtime_error(fmt::format("outbox: {}", sqlite3_errmsg(lazy)));
 }
 
 void Outbox::exec(const char* sql) {
@@ -232,16 +247,49 @@ std::optional<Job> Outbox::claim_due() {
     return job;
 }
 
-std::optional<Clock::time_point> Outbox::next_due() {
+std::vector<Job> Outbox::claim_due(std::size_t sends, std::size_t lookups) {
     std::lock_guard lock(mutex_);
-    Stmt s(db_.get(), "SELECT MIN(next_attempt) FROM jobs WHERE state IN ('queued','deferred')");
+    std::vector<Job> jobs;
+    if (sends == 0 && lookups == 0) return jobs;
+    exec("BEGIN IMMEDIATE");
+    try {
+        std::int64_t now = unix_now();
+        for (auto [check_first, limit] : {std::pair{0, sends}, std::pair{1, lookups}}) {
+            if (limit == 0) continue;
+            Stmt s(db_.get(),
+                   fmt::format("UPDATE jobs SET state = 'sending', attempts = attempts + 1, "
+                               "updated = ?1 WHERE id IN (SELECT id FROM jobs WHERE state IN "
+                               "('queued','deferred') AND next_attempt <= ?1 AND check_first = "
+                               "?2 ORDER BY next_attempt, id LIMIT ?3) RETURNING {}",
+                               kJobColumns));
+            s.bind(1, now).bind(2, check_first).bind(3, static_cast<std::int64_t>(limit));
+            while (s.step()) jobs.push_back(read_job(s));
+        }
+        exec("COMMIT");
+    } catch (...) {
+        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
+    std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
+        return std::pair(a.next_attempt, a.id) < std::pair(b.next_attempt, b.id);
+    });
+    return jobs;
+}
+
+std::optional<Clock::time_point> Outbox::next_due(std::optional<bool> check_first) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_.get(),
+           check_first ? "SELECT MIN(next_attempt) FROM jobs WHERE state IN ('queued','deferred') "
+                         "AND check_first = ?1"
+                       : "SELECT MIN(next_attempt) FROM jobs WHERE state IN ('queued','deferred')");
+    if (check_first) s.bind(1, *check_first ? 1 : 0);
     if (!s.step() || s.is_null(0)) return std::nullopt;
     return Clock::time_point(std::chrono::seconds(s.integer(0)));
 }
 
 void Outbox::mark_sent(std::int64_t id, const std::string& sid) {
     std::lock_guard lock(mutex_);
-    Stmt(db_.get(),
+    Stmt(unsynced_db_.get(),
          "UPDATE jobs SET state = 'sent', sid = ?2, last_error = '', check_first = 0, updated = ?3 "
          "WHERE id = ?1")
         .bind(1, id)
@@ -254,7 +302,7 @@ void Outbox::mark_deferred(std::int64_t id, Clock::time_point next, const std::s
                            bool check_first) {
     std::lock_guard lock(mutex_);
     Stmt(
-        db_.get(),
+        unsynced_db_.get(),
         "UPDATE jobs SET state = 'deferred', next_attempt = ?2, last_error = ?3, check_first = ?4, "
         "updated = ?5 WHERE id = ?1")
         .bind(1, id)

@@ -7,6 +7,12 @@
 //
 // A job whose request may have reached Twilio (5xx, timeout, crash while sending) is deferred
 // with check_first set: the sender looks it up in Twilio's message list before any resend.
+//
+// Durability: new jobs, claims (`sending`) and `failed` are fsync'd before the call returns.
+// `sent` and `deferred` are committed without an fsync of their own (a second connection
+// with synchronous=NORMAL; the next fsync'd commit carries them to disk): a process crash
+// loses nothing, and what a power loss can lose leaves the job `sending`, which the next
+// start turns into a lookup at Twilio before any resend (found: sent; not found: sent again).
 // The dedup table remembers which (sender, recipient, Message-ID, text) were queued recently.
 #pragma once
 
@@ -72,12 +78,17 @@ class Outbox {
 
     // Takes the next due job (queued, or deferred with its time come) and marks it sending.
     std::optional<Job> claim_due();
-    // When the next queued or deferred job falls due, if any.
-    std::optional<Clock::time_point> next_due();
+    // Takes up to `sends` due jobs without check_first and up to `lookups` due jobs with it,
+    // marks them sending with one more attempt, and commits that durably, in one transaction
+    // (one fsync), before returning them in the order they fell due.
+    std::vector<Job> claim_due(std::size_t sends, std::size_t lookups);
+    // When the next queued or deferred job falls due, if any; of those with or without
+    // check_first only, when given.
+    std::optional<Clock::time_point> next_due(std::optional<bool> check_first = std::nullopt);
 
-    void mark_sent(std::int64_t id, const std::string& sid);
+    void mark_sent(std::int64_t id, const std::string& sid);  // no fsync of its own
     void mark_deferred(std::int64_t id, Clock::time_point next, const std::string& error,
-                       bool check_first);
+                       bool check_first);  // no fsync of its own
     void mark_failed(std::int64_t id, const std::string& error);
 
     // After a crash: jobs left in `sending` become deferred, due now, with check_first set.
@@ -109,6 +120,7 @@ class Outbox {
     void exec(const char* sql);
     std::mutex mutex_;
     std::unique_ptr<sqlite3, Closer> db_;
+    std::unique_ptr<sqlite3, Closer> unsynced_db_;  // the same file, synchronous=NORMAL
     EnqueueGroup enqueue_group_;  // end of message from many threads: one fsync per round
 };
 
