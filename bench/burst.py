@@ -2,18 +2,21 @@
 """Throughput of a burst of alerts: smtp-source -> sandbox Postfix -> sms-milter -> fake Twilio.
 
 Loopback only, as root (the Postfix sandbox needs it).  Reuses the end-to-end harness
-(tests/e2e): one real sms-milter (send_concurrency 8 by default) behind one smtpd of a
-sandbox Postfix, and the fake Twilio over HTTPS with an added latency per create (100 ms).
+(tests/e2e): one real sms-milter (its default send_concurrency unless --concurrency) behind
+one smtpd of a sandbox Postfix, and the fake Twilio over HTTPS with an added latency per
+create (100 ms).
 smtp-source sends the burst: NUMBERS parallel runs, one per phone number
 (+1415555010N), each with SESSIONS/NUMBERS sessions; Message-IDs differ per mail, so
 dedup merges nothing.  Printed:
   mails/s accepted by Postfix (smtp-source wall time), SMS/s reaching Twilio, time to drain
   (end of smtp-source -> last SMS), requests per TLS connection (fake /_fake/stats),
   duplicates (SMS whose SID no outbox job has, or more SMS than sent jobs; must be 0),
-  and with --fake-alone the fake Twilio's own ceiling (8 keep-alive clients, no milter).
+  the daemon's peak RSS (VmHWM), and with --fake-alone the fake Twilio's own ceiling
+  (--alone-clients keep-alive clients, no milter).
 
-Usage: sudo bench/burst.py [--mails 1000] [--latency-ms 100] [--concurrency 8]
-                           [--sessions 20] [--numbers 10] [--timeout 300] [--fake-alone]
+Usage: sudo bench/burst.py [--mails 1000] [--latency-ms 100] [--concurrency N]
+                           [--sessions 20] [--numbers 10] [--timeout 300]
+                           [--fake-alone] [--alone-clients 16]
 Environment: SMS_MILTER_BIN (default build/sms-milter), E2E_KEEP=1 keeps the work dir.
 Exit status: 0 when every accepted mail reached Twilio exactly once within the timeout.
 """
@@ -76,11 +79,26 @@ def fake_alone(env, clients, per_client, latency_ms):
     return clients * per_client / elapsed, elapsed, errors
 
 
+def vm_hwm(pid):
+    """The peak resident set size of a process, as /proc reports it ("12345 kB")."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "?"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--mails", type=int, default=1000)
     p.add_argument("--latency-ms", type=int, default=100)
-    p.add_argument("--concurrency", type=int, default=8, help="send_concurrency")
+    p.add_argument("--concurrency", type=int, default=None,
+                   help="send_concurrency (default: the program's default)")
+    p.add_argument("--alone-clients", type=int, default=16,
+                   help="keep-alive clients for --fake-alone")
     p.add_argument("--sessions", type=int, default=20, help="SMTP sessions in parallel, total")
     p.add_argument("--numbers", type=int, default=10, help="phone numbers (smtp-source runs)")
     p.add_argument("--timeout", type=float, default=300, help="bound on the whole burst")
@@ -91,9 +109,10 @@ def main():
     if a.mails % a.numbers or a.sessions % a.numbers:
         sys.exit("burst.py: --mails and --sessions must be multiples of --numbers")
     exit_on_sigterm()
-    env = Environment({"bench": {"overrides": {"send_concurrency": str(a.concurrency),
-                                               "minimal_backoff_time": "1s",
-                                               "maximal_backoff_time": "10s"}}})
+    overrides = {"minimal_backoff_time": "1s", "maximal_backoff_time": "10s"}
+    if a.concurrency is not None:
+        overrides["send_concurrency"] = str(a.concurrency)
+    env = Environment({"bench": {"overrides": overrides}})
     ok = False
     try:
         env.start()
@@ -130,6 +149,7 @@ def main():
                 break
             time.sleep(0.2)
         t_drained = time.monotonic()
+        peak_rss = vm_hwm(milter.proc.pid)
         time.sleep(2)  # late duplicates
         msgs = env.fake.messages()
         jobs = milter.jobs()
@@ -141,9 +161,9 @@ def main():
         stats = env.fake.stats()
         dedup_merged = milter.log_text().count("status=duplicate")
         send_time = t_sent - t_start
-        print("burst: %d mails, %d numbers, %d SMTP sessions, send_concurrency %d, "
-              "Twilio latency %d ms" % (a.mails, a.numbers, a.sessions, a.concurrency,
-                                        a.latency_ms))
+        print("burst: %d mails, %d numbers, %d SMTP sessions, send_concurrency %s, "
+              "Twilio latency %d ms" % (a.mails, a.numbers, a.sessions,
+                                        a.concurrency or "default", a.latency_ms))
         print("  accepted by Postfix (SMS jobs queued by the milter): %d in %.2f s = %.1f mails/s"
               % (accepted, send_time, accepted / send_time))
         if created:
@@ -158,14 +178,16 @@ def main():
               % (stats["requests"], stats["connections"],
                  stats["requests"] / max(1, stats["connections"]), stats["creates"],
                  stats["handshake_failures"]))
+        print("  daemon peak RSS (VmHWM): %s" % peak_rss)
         print("  duplicates: %d" % duplicates)
         if failed_runs:
             print("  smtp-source failures: %r" % failed_runs)
         if a.fake_alone:
+            n = a.alone_clients
             for lat in sorted({0, a.latency_ms}):
-                rate, el, errs = fake_alone(env, a.concurrency, 100, lat)
+                rate, el, errs = fake_alone(env, n, 100, lat)
                 print("  fake Twilio alone, %d keep-alive clients, latency %d ms: %.1f creates/s "
-                      "(%d in %.2f s)%s" % (a.concurrency, lat, rate, a.concurrency * 100, el,
+                      "(%d in %.2f s)%s" % (n, lat, rate, n * 100, el,
                                             ", errors %r" % errs[:5] if errs else ""))
         ok = (not failed_runs and accepted == a.mails and duplicates == 0
               and states.get("sent", 0) == accepted and len(msgs) == accepted)
