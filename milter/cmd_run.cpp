@@ -38,10 +38,10 @@ void reload(ConfigHolder& holder) {
     }
     const Config& now = *load.config;
     if (now.milter_socket != old->milter_socket || now.state_directory != old->state_directory ||
-        now.run_as_user != old->run_as_user || now.send_concurrency != old->send_concurrency)
+        now.run_as_user != old->run_as_user)
         log::warning(
-            "reload: milter_socket, state_directory, run_as_user and send_concurrency take "
-            "effect only after a restart");
+            "reload: milter_socket, state_directory and run_as_user take effect only after a "
+            "restart");
     log::init(load.config->log_to, load.config->log_full_numbers);
     holder.set(load.config);
     log::info("reloaded configuration from {}", old->source);

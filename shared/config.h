@@ -62,7 +62,7 @@ struct Config {
     std::chrono::seconds duplicate_window{3600};
     std::chrono::seconds outbox_retention{7 * 86400};
     std::chrono::seconds eom_wait{0};
-    int send_concurrency = 8;
+    int send_concurrency = 16;
     LookupFailure lookup_failure_action = LookupFailure::Defer;
     std::string failure_notice;                 // empty: none; "sender"; or an address
     std::vector<std::string> sendmail_command;  // argv

@@ -243,8 +243,9 @@ const KeyDef kKeys[] = {
      "seconds end of message may wait for Twilio's first answer (0: reply once the SMS "
      "is queued); a permanent refusal of every SMS then becomes the SMTP reply",
      [](Config& c, std::string_view v) { c.eom_wait = parse_duration(v, 0, 240); }},
-    {"send_concurrency", "8",
-     "Twilio requests in flight at once, each over its own reused connection",
+    {"send_concurrency", "16",
+     "Twilio requests in flight at once, over kept-alive connections; about this many SMS per "
+     "Twilio answer time go out (16 at 100 ms: up to 160 SMS/s)",
      [](Config& c, std::string_view v) {
          c.send_concurrency = static_cast<int>(parse_size(v, 1, 64));
      }},

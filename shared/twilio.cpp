@@ -8,87 +8,19 @@
 #include <algorithm>
 #include <ctime>
 #include <stdexcept>
+
 #include "shared/strings.h"
+#include "shared/twilio_request.h"
 
 namespace smsm {
 
 namespace {
 
-constexpr std::size_t kMaxResponse = 1024 * 1024;
 constexpr int kMaxLookupPages = 40;  // 2,000 messages to one number since the job
 
-struct Captured {
-    std::string body;
-    std::optional<std::chrono::seconds> retry_after;
+struct CurlDeleter {
+    void operator()(CURL* c) const { curl_easy_cleanup(c); }
 };
-
-size_t on_body(char* data, size_t size, size_t n, void* user) {
-    auto* c = static_cast<Captured*>(user);
-    std::size_t len = size * n;
-    if (c->body.size() + len > kMaxResponse) return 0;  // aborts the transfer
-    c->body.append(data, len);
-    return len;
-}
-
-size_t on_header(char* data, size_t size, size_t n, void* user) {
-    auto* c = static_cast<Captured*>(user);
-    std::string_view h(data, size * n);
-    constexpr std::string_view kName = "retry-after:";
-    if (h.size() > kName.size() && strncasecmp(h.data(), kName.data(), kName.size()) == 0) {
-        long secs = std::strtol(std::string(h.substr(kName.size())).c_str(), nullptr, 10);
-        if (secs > 0 && secs < 86400) c->retry_after = std::chrono::seconds(secs);
-    }
-    return size * n;
-}
-
-struct Upload {
-    std::string_view rest;
-};
-
-size_t on_read(char* buf, size_t size, size_t n, void* user) {
-    auto* u = static_cast<Upload*>(user);
-    std::size_t len = std::min(size * n, u->rest.size());
-    std::copy_n(u->rest.data(), len, buf);
-    u->rest.remove_prefix(len);
-    return len;
-}
-
-int no_seek(void*, curl_off_t, int) {
-    return CURL_SEEKFUNC_CANTSEEK;
-}
-
-std::string escape(CURL* c, const std::string& s) {
-    char* e = curl_easy_escape(c, s.data(), static_cast<int>(s.size()));
-    if (!e) throw std::bad_alloc();
-    std::string out(e);
-    curl_free(e);
-    return out;
-}
-
-bool request_never_sent(CURLcode rc) {
-    switch (rc) {
-        case CURLE_COULDNT_RESOLVE_HOST:
-        case CURLE_COULDNT_RESOLVE_PROXY:
-        case CURLE_COULDNT_CONNECT:
-        case CURLE_SSL_CONNECT_ERROR:
-        case CURLE_PEER_FAILED_VERIFICATION:
-        case CURLE_SSL_CACERT_BADFILE:
-        case CURLE_SSL_CERTPROBLEM:
-        case CURLE_SSL_CIPHER:
-        case CURLE_SSL_ENGINE_NOTFOUND:
-        case CURLE_SSL_ENGINE_SETFAILED:
-        case CURLE_SSL_ENGINE_INITFAILED:
-        case CURLE_SSL_ISSUER_ERROR:
-        case CURLE_SSL_CRL_BADFILE:
-        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-        case CURLE_SSL_INVALIDCERTSTATUS:
-        case CURLE_UNSUPPORTED_PROTOCOL:
-        case CURLE_URL_MALFORMAT:
-            return true;
-        default:
-            return false;
-    }
-}
 
 }  // namespace
 
@@ -169,30 +101,27 @@ SendResult classify_response(long status, const std::string& body,
     return r;
 }
 
-TwilioClient::TwilioClient(const Config& cfg)
-    : account_sid_(cfg.twilio_account_sid),
-      user_(cfg.twilio_user),
-      secret_(cfg.twilio_secret),
-      from_(cfg.twilio_from),
-      service_sid_(cfg.twilio_messaging_service_sid),
-      base_url_(cfg.twilio_api_url),
-      ca_file_(cfg.twilio_ca_file),
-      timeout_s_(static_cast<long>(cfg.twilio_timeout.count())),
-      curl_(curl_easy_init()) {
-    if (!curl_) throw std::runtime_error("curl_easy_init failed");
+struct TwilioClient::State {
+    explicit State(const Config& cfg) : ep(cfg), curl(curl_easy_init()) {}
+    TwilioEndpoint ep;
+    std::unique_ptr<CURL, CurlDeleter> curl;
+};
+
+TwilioClient::TwilioClient(const Config& cfg) : state_(std::make_unique<State>(cfg)) {
+    if (!state_->curl) throw std::runtime_error("curl_easy_init failed");
 }
 
+TwilioClient::~TwilioClient() = default;
+
 SendResult TwilioClient::send(const std::string& to, const std::string& body) {
-    CURL* c = curl_.get();
-    std::string fields = "To=" + escape(c, to) + "&Body=" + escape(c, body);
-    fields += service_sid_.empty() ? "&From=" + escape(c, from_)
-                                   : "&MessagingServiceSid=" + escape(c, service_sid_);
-    return perform(fmt::format("{}/2010-04-01/Accounts/{}/Messages.json", base_url_, account_sid_),
-                   &fields);
+    std::string fields = state_->ep.create_fields(state_->curl.get(), to, body);
+    return perform(state_->ep.messages_url(), &fields);
 }
 
 SendResult TwilioClient::verify_credentials() {
-    return perform(fmt::format("{}/2010-04-01/Accounts/{}.json", base_url_, account_sid_), nullptr);
+    const TwilioEndpoint& ep = state_->ep;
+    return perform(fmt::format("{}/2010-04-01/Accounts/{}.json", ep.base_url, ep.account_sid),
+                   nullptr);
 }
 
 LookupResult match_message_list(const std::string& json_body, const std::string& body,
@@ -227,10 +156,10 @@ LookupResult match_message_list(const std::string& json_body, const std::string&
 
 LookupResult TwilioClient::find_message(const std::string& to, const std::string& body,
                                         std::chrono::system_clock::time_point since) {
-    CURL* c = curl_.get();
-    std::string url = fmt::format("{}/2010-04-01/Accounts/{}/Messages.json?To={}&PageSize=50",
-                                  base_url_, account_sid_, escape(c, to));
-    if (service_sid_.empty()) url += "&From=" + escape(c, from_);
+    CURL* c = state_->curl.get();
+    const TwilioEndpoint& ep = state_->ep;
+    std::string url = ep.messages_url() + "?To=" + url_escape(c, to) + "&PageSize=50";
+    if (ep.service_sid.empty()) url += "&From=" + url_escape(c, ep.from);
     // Newest first: page on until a message older than `since` shows up (an alert storm to
     // one number can push the one we look for off the first page).
     for (int page = 0; page < kMaxLookupPages; ++page) {
@@ -242,65 +171,17 @@ LookupResult TwilioClient::find_message(const std::string& to, const std::string
         if (found.kind != LookupResult::Kind::NotFound || found.next_page_uri.empty()) return found;
         if (found.next_page_uri.front() != '/')
             return LookupResult{LookupResult::Kind::Error, "", "unexpected next_page_uri", ""};
-        url = base_url_ + found.next_page_uri;  // a path: it stays on the configured host
+        url = ep.base_url + found.next_page_uri;  // a path: it stays on the configured host
     }
     return LookupResult{LookupResult::Kind::Error, "", "message list too long to search", ""};
 }
 
 SendResult TwilioClient::perform(const std::string& url, const std::string* post_fields,
                                  std::string* response) {
-    CURL* c = curl_.get();
-    Captured cap;
-    Upload upload{post_fields ? std::string_view(*post_fields) : std::string_view()};
-    char errbuf[CURL_ERROR_SIZE] = {};
-    curl_easy_reset(c);  // keeps the connection cache
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (!ca_file_.empty()) {
-        // An extra bundle, trusted besides the system store.
-        curl_easy_setopt(c, CURLOPT_CAINFO, ca_file_.c_str());
-        curl_easy_setopt(c, CURLOPT_CAPATH, "/etc/ssl/certs");
-    }
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, std::min(timeout_s_, 10L));
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s_);
-    curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-    curl_easy_setopt(c, CURLOPT_USERNAME, user_.c_str());
-    curl_easy_setopt(c, CURLOPT_PASSWORD, secret_.c_str());
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "sms-milter/" SMS_MILTER_VERSION);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &cap);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &cap);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    if (post_fields) {
-        // The body goes through a read callback that cannot rewind: libcurl then never resends
-        // a POST on its own after a reused connection died mid-request (Twilio may already
-        // have created the message); it fails with CURLE_SEND_FAIL_REWIND instead.
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-                         static_cast<curl_off_t>(post_fields->size()));
-        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(c, CURLOPT_READDATA, &upload);
-        curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, no_seek);
-    }
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
-    if (rc != CURLE_OK) {
-        SendResult r;
-        long sent_bytes = 0;
-        curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent_bytes);
-        r.kind = request_never_sent(rc) || sent_bytes == 0 ? SendResult::Kind::Retry
-                                                           : SendResult::Kind::Ambiguous;
-        r.error = fmt::format("{}: {}", curl_easy_strerror(rc), errbuf[0] ? errbuf : "no detail");
-        return r;
-    }
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (response) *response = cap.body;
-    return classify_response(status, cap.body, cap.retry_after);
+    CURL* c = state_->curl.get();
+    TwilioRequest request(c, state_->ep, url,
+                          post_fields ? std::optional<std::string>(*post_fields) : std::nullopt);
+    return request.finish(curl_easy_perform(c), response);
 }
 
 }  // namespace smsm

@@ -1,11 +1,9 @@
-// The Twilio Programmable Messaging client (SPEC §7): one POST per SMS over a reused TLS
-// connection, and the classification of every answer into what the outbox does next.
+// The Twilio Programmable Messaging client (SPEC §7): the classification of every answer into
+// what the outbox does next, the lookup of a message in Twilio's list, and a blocking client.
 //
 // Security: TLS peer and host verification are always on; the credentials go to libcurl's
-// USERNAME/PASSWORD options only and never into URLs, errors or logs.
+// USERNAME/PASSWORD options only and never into URLs, errors or logs (twilio_request.h).
 #pragma once
-
-#include <curl/curl.h>
 
 #include <chrono>
 #include <memory>
@@ -57,9 +55,15 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc2822_date(const st
 LookupResult match_message_list(const std::string& json_body, const std::string& body,
                                 std::chrono::system_clock::time_point since);
 
+// A blocking client, one request at a time over one reused connection: `check --online`,
+// `send` and the sender's lookups. The sender's creates go through TwilioMulti.
 class TwilioClient {
   public:
     explicit TwilioClient(const Config& cfg);
+    ~TwilioClient();
+    TwilioClient(const TwilioClient&) = delete;
+    TwilioClient& operator=(const TwilioClient&) = delete;
+
     SendResult send(const std::string& to, const std::string& body);
     // GET the account resource: true when the credentials work.
     SendResult verify_credentials();
@@ -68,15 +72,10 @@ class TwilioClient {
                               std::chrono::system_clock::time_point since);
 
   private:
-    struct CurlDeleter {
-        void operator()(CURL* c) const { curl_easy_cleanup(c); }
-    };
+    struct State;
     SendResult perform(const std::string& url, const std::string* post_fields,
                        std::string* response = nullptr);
-
-    std::string account_sid_, user_, secret_, from_, service_sid_, base_url_, ca_file_;
-    long timeout_s_;
-    std::unique_ptr<CURL, CurlDeleter> curl_;
+    std::unique_ptr<State> state_;
 };
 
 }  // namespace smsm

@@ -1,0 +1,136 @@
+// The outbox's batch claim, and the sender driven through its transport seam (a fake
+// transport and lookup, no network): sends, lookups before a resend, no create for a job
+// found at Twilio.
+#include <doctest/doctest.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "shared/config_holder.h"
+#include "shared/sender.h"
+#include "tests/unit/fixtures.h"
+
+using namespace smsm;
+
+namespace {
+
+std::vector<std::int64_t> enqueue(Outbox& outbox, const std::vector<std::string>& bodies) {
+    std::vector<NewJob> jobs;
+    for (const auto& b : bodies)
+        jobs.push_back({"Q1", "alerts@example.com", "<+14155550123@sms.example.com>",
+                        "+14155550123", b, "", Clock::now() + std::chrono::hours(1)});
+    return outbox.enqueue(jobs, std::chrono::seconds(0)).ids;
+}
+
+// Answers every create at once with a SID made from its tag; records what was sent.
+class FakeTransport final : public SmsTransport {
+  public:
+    explicit FakeTransport(std::vector<std::string>& sent) : sent_(sent) {}
+    void submit(std::int64_t tag, const std::string&, const std::string& body) override {
+        std::lock_guard lock(mutex_);
+        sent_.push_back(body);
+        pending_.push_back({tag, SendResult{SendResult::Kind::Sent, 201, 0,
+                                            "SM" + std::to_string(tag), 1, "", std::nullopt}});
+    }
+    std::size_t in_flight() const override {
+        std::lock_guard lock(mutex_);
+        return pending_.size();
+    }
+    std::vector<SmsDone> run(std::chrono::steady_clock::time_point until) override {
+        std::unique_lock lock(mutex_);
+        cv_.wait_until(lock, until, [&] { return woken_ || !pending_.empty(); });
+        woken_ = false;
+        return std::exchange(pending_, {});
+    }
+    void wake() override {
+        std::lock_guard lock(mutex_);
+        woken_ = true;
+        cv_.notify_all();
+    }
+
+  private:
+    std::vector<std::string>& sent_;
+    mutable std::mutex mutex_;
+    std::condition_variable cv_;
+    std::vector<SmsDone> pending_;
+    bool woken_ = false;
+};
+
+// "found ..." bodies are at Twilio already; nothing else is.
+class FakeLookup final : public MessageLookup {
+  public:
+    LookupResult find_message(const std::string&, const std::string& body,
+                              std::chrono::system_clock::time_point) override {
+        if (body.rfind("found", 0) == 0) return {LookupResult::Kind::Found, "SMfound", "", ""};
+        return {LookupResult::Kind::NotFound, "", "", ""};
+    }
+};
+
+}  // namespace
+
+TEST_CASE("claim_due takes up to N jobs to send and M to look up, in one go, in due order") {
+    test::TempDir d;
+    Outbox outbox(d.path());
+    auto ids = enqueue(outbox, {"a", "b", "c", "d", "e"});
+    REQUIRE(ids.size() == 5);
+    auto past = Clock::now() - std::chrono::seconds(5);
+    outbox.mark_deferred(ids[3], past, "outcome unknown", true);
+    outbox.mark_deferred(ids[4], past - std::chrono::seconds(1), "outcome unknown", true);
+
+    auto jobs = outbox.claim_due(2, 1);
+    REQUIRE(jobs.size() == 3);
+    CHECK(jobs[0].id == ids[4]);  // due first
+    CHECK(jobs[0].check_first);
+    CHECK(jobs[1].id == ids[0]);
+    CHECK(jobs[2].id == ids[1]);
+    for (const auto& j : jobs) {
+        CHECK(j.state == "sending");
+        CHECK(j.attempts == 1);
+        CHECK(outbox.get(j.id)->state == "sending");
+    }
+    CHECK(outbox.next_due(true));   // ids[3] waits for a lookup
+    CHECK(outbox.next_due(false));  // ids[2]
+    CHECK(outbox.claim_due(0, 0).empty());
+    auto rest = outbox.claim_due(10, 10);
+    CHECK(rest.size() == 2);
+    CHECK_FALSE(outbox.next_due());
+    CHECK(outbox.claim_due(10, 10).empty());
+}
+
+TEST_CASE("the sender sends through its transport and looks up uncertain jobs first") {
+    test::TempDir d;
+    ConfigHolder holder(test::load_test_config(d, "state_directory = " + d.path() + "\n"));
+    Outbox outbox(d.path());
+    auto ids = enqueue(outbox, {"plain", "found before", "lost before"});
+    outbox.mark_deferred(ids[1], Clock::now(), "outcome unknown", true);
+    outbox.mark_deferred(ids[2], Clock::now(), "outcome unknown", true);
+
+    std::vector<std::string> sent;  // read once the sender has stopped
+    TwilioFactory fake{[&](const Config&) -> std::unique_ptr<SmsTransport> {
+                           return std::make_unique<FakeTransport>(sent);
+                       },
+                       [](const Config&) -> std::unique_ptr<MessageLookup> {
+                           return std::make_unique<FakeLookup>();
+                       }};
+    Sender sender(holder, outbox, fake);
+    sender.start();
+    sender.wake();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    auto all_sent = [&] {
+        for (auto id : ids)
+            if (outbox.get(id)->state != "sent") return false;
+        return true;
+    };
+    while (!all_sent() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    sender.stop();
+
+    REQUIRE(all_sent());
+    CHECK(outbox.get(ids[0])->sid == "SM" + std::to_string(ids[0]));
+    CHECK(outbox.get(ids[1])->sid == "SMfound");  // found at Twilio: no second create
+    CHECK(outbox.get(ids[2])->sid == "SM" + std::to_string(ids[2]));
+    CHECK(std::multiset<std::string>(sent.begin(), sent.end()) ==
+          std::multiset<std::string>{"plain", "lost before"});
+}
