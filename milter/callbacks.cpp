@@ -78,6 +78,17 @@ std::optional<IpAddress> address_of(const _SOCK_ADDR* sa) {
     return IpAddress::parse(buf);
 }
 
+// Mail submitted on the MTA host itself has no SMTP client. Sendmail then passes no address;
+// Postfix (non_smtpd_milters: sendmail(1) through pickup, and smtpd serving `sendmail -bs` on
+// a pipe) calls it "localhost" at 127.0.0.1 (or ::1) with port 0, which no TCP client can
+// have.
+bool is_local_submission(const _SOCK_ADDR* sa) {
+    if (!sa) return true;
+    if (sa->sa_family == AF_INET) return reinterpret_cast<const sockaddr_in*>(sa)->sin_port == 0;
+    if (sa->sa_family == AF_INET6) return reinterpret_cast<const sockaddr_in6*>(sa)->sin6_port == 0;
+    return true;  // a unix socket or an unknown kind of client: not a network client
+}
+
 // Protocol economy: the MTA skips the steps this filter does not use (HELO, unknown
 // commands, end of headers) and waits for no reply to connect, each header and each body
 // chunk, whose answer is always "continue". Only the macros that are used are requested.
@@ -122,6 +133,7 @@ sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR* hostaddr) {
         }
         c->mta_is_postfix = macro(ctx, "v").rfind("Postfix", 0) == 0;
         c->client = address_of(hostaddr);
+        c->local_submission = is_local_submission(hostaddr);
         if (!c->client && hostaddr) c->client = IpAddress::parse(macro(ctx, "{client_addr}"));
         return done;
     });
@@ -139,7 +151,8 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
     return guard(ctx, "mail", [&] {
         Connection* c = conn_of(ctx);
         if (!c) return to_status(ctx, replies::internal());
-        Envelope env{c->client, argv && argv[0] ? argv[0] : "", macro(ctx, "{auth_authen}")};
+        Envelope env{c->client, argv && argv[0] ? argv[0] : "", macro(ctx, "{auth_authen}"),
+                     c->local_submission};
         c->message = std::make_unique<Message>(g_services->config->get(), std::move(env));
         return SMFIS_CONTINUE;
     });

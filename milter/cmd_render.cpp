@@ -18,8 +18,8 @@ namespace smsm {
 namespace {
 
 constexpr const char* kRenderUsage =
-    "usage: sms-milter render [-c FILE] --from ADDR --to RCPT [--to RCPT...] [--client IP] [--sasl "
-    "USER] [--json] [MESSAGE-FILE]\n"
+    "usage: sms-milter render [-c FILE] --from ADDR --to RCPT [--to RCPT...] [--client IP | "
+    "--local] [--sasl USER] [--json] [MESSAGE-FILE]\n"
     "--from is required: the sender policy depends on it (--from '' for the null sender <>)\n";
 
 struct RenderArgs {
@@ -27,6 +27,7 @@ struct RenderArgs {
     std::vector<std::string> to;
     bool json = false;
     bool has_from = false;
+    bool local = false;  // as if submitted on the MTA host (sendmail(1))
 };
 
 std::string bracketed(const std::string& a) {
@@ -76,6 +77,8 @@ int parse_args(const Args& args, RenderArgs& r) {
         bool has_value = i + 1 < args.size();
         if (a == "--json") {
             r.json = true;
+        } else if (a == "--local") {
+            r.local = true;
         } else if (a == "--from" && has_value) {
             r.from = args[++i];
             r.has_from = true;
@@ -116,7 +119,7 @@ int cmd_render(const Args& argv) {
         fmt::print(stderr, "sms-milter render: \"{}\" is not an IP address\n", r.client);
         return 2;
     }
-    Envelope env{client, bracketed(r.from), r.sasl};
+    Envelope env{client, bracketed(r.from), r.sasl, r.local};
     Message message(load.config, env);
     std::vector<RcptDecision> decisions;
     for (const auto& to : r.to) {

@@ -26,8 +26,8 @@ const Command kCommands[] = {
      "run_as_user, else sms-milter) can read and write (--online: also the Twilio "
      "credentials)"},
     {"render", cmd_render,
-     "render [-c FILE] --from ADDR --to RCPT [--to RCPT...] [--client IP] [--sasl USER] [--json] "
-     "[MESSAGE-FILE]",
+     "render [-c FILE] --from ADDR --to RCPT [--to RCPT...] [--client IP | --local] [--sasl USER] "
+     "[--json] [MESSAGE-FILE]",
      "dry run, no network: per recipient the SMTP reply, or the number, SMS text, encoding and "
      "segments"},
     {"send", cmd_send, "send [-c FILE] --to NUMBER TEXT", "send one SMS now, to test credentials"},

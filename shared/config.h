@@ -39,6 +39,7 @@ struct Config {
     std::vector<Cidr> allowed_clients;
     std::vector<std::string> allowed_senders;  // lowercased "user@dom" or "@dom"
     bool require_sasl_auth = false;
+    bool local_submission = false;  // mail submitted on the MTA host may text
 
     std::string twilio_account_sid;
     std::string twilio_auth_token_file;

@@ -155,6 +155,10 @@ const KeyDef kKeys[] = {
      }},
     {"require_sasl_auth", "no", "yes: the SMTP session must be SASL-authenticated",
      [](Config& c, std::string_view v) { c.require_sasl_auth = parse_bool(v); }},
+    {"local_submission", "no",
+     "yes: mail submitted on the MTA host itself (sendmail(1), Postfix pickup: no SMTP "
+     "client) may text; no: its SMS recipients are refused at end of message",
+     [](Config& c, std::string_view v) { c.local_submission = parse_bool(v); }},
     {"twilio_account_sid", "", "Twilio account SID, AC followed by 32 hex digits (required)",
      [](Config& c, std::string_view v) {
          if (!v.empty())

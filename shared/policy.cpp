@@ -50,7 +50,9 @@ RcptDecision decide_rcpt(const Config& cfg, const Envelope& env, std::string_vie
     if (!gateway) return d;
     d.gateway = true;
     d.carrier = gateway->carrier;
-    if (!client_allowed(cfg, env.client)) {
+    if (env.local_submission && !cfg.local_submission) {
+        d.reply = replies::local_denied();
+    } else if (!client_allowed(cfg, env.client)) {
         d.reply = replies::client_denied();
     } else if (!sender_allowed(cfg, env.sender)) {
         d.reply = replies::sender_denied();

@@ -16,9 +16,12 @@
 namespace smsm {
 
 struct Envelope {
-    std::optional<IpAddress> client;  // none: local submission (sendmail command)
+    std::optional<IpAddress> client;  // none: the MTA gave no address (local submission)
     std::string sender;               // MAIL FROM argument as received
     std::string auth_user;            // {auth_authen}; empty when not authenticated
+    // Submitted on the MTA host itself (sendmail(1), Postfix pickup): no SMTP client. The MTA
+    // cannot refuse such a recipient at RCPT; the refusal waits for end of message.
+    bool local_submission = false;
 };
 
 struct RcptDecision {

@@ -32,6 +32,11 @@ inline Reply client_denied() {
 inline Reply sender_denied() {
     return Reply::reject("5.7.1", "Sender not permitted to send SMS");
 }
+// local_submission = no: mail submitted on the MTA host, where any local user can claim any
+// envelope sender.
+inline Reply local_denied() {
+    return Reply::reject("5.7.1", "SMS not permitted for mail submitted on this host");
+}
 inline Reply auth_required() {
     return Reply::reject("5.7.1", "SMS requires SMTP authentication");
 }

@@ -6,9 +6,11 @@
 
 #include <algorithm>
 
+#include "shared/address.h"
 #include "shared/log.h"
 #include "shared/message_text.h"
 #include "shared/mime_limit.h"
+#include "shared/notice.h"
 #include "shared/strings.h"
 
 namespace smsm {
@@ -27,6 +29,19 @@ std::string dedup_key(const std::string& sender, const std::string& number,
     for (unsigned char b : digest) hex += fmt::format("{:02x}", b);
     return hex;
 }
+// An RCPT argument in angle brackets, for a log line (Postfix's cleanup passes the
+// recipients of local mail without them).
+std::string bracketed(std::string_view raw) {
+    return !raw.empty() && raw.front() == '<' ? std::string(raw) : "<" + std::string(raw) + ">";
+}
+
+// The number a gateway recipient names, for a failure notice; empty when it names none.
+std::string number_of(const Config& cfg, std::string_view raw) {
+    auto addr = parse_address(raw);
+    auto gateway = addr ? match_gateway(cfg, addr->domain) : std::nullopt;
+    auto n = gateway ? parse_phone(addr->local, gateway->region) : std::nullopt;
+    return n ? n->e164 : "";
+}
 constexpr std::size_t kMaxHeaders = 1000;
 constexpr std::size_t kMaxHeaderBytes = 256 * 1024;
 }  // namespace
@@ -42,6 +57,12 @@ Reply Message::rcpt(std::string_view raw, std::string_view qid) {
     }
     if (d.reply.action == Reply::Action::Continue && sms_.size() >= kMaxSmsRcpts)
         d.reply = Reply::tempfail("452", "4.5.3", "Too many SMS recipients");
+    if (d.reply.action != Reply::Action::Continue && env_.local_submission) {
+        // Postfix cannot refuse a recipient of locally submitted mail (it would keep the
+        // message and log a configuration error): the refusal waits for end of message.
+        refused_.push_back({std::string(raw), number_of(*cfg_, raw), d.reply});
+        return Reply::cont();
+    }
     if (d.reply.action != Reply::Action::Continue) {
         log::info(log::Qid{qid}, "reject: RCPT from [{}]: {}; from=<{}> to={}",
                   env_.client ? env_.client->str() : "local", d.reply.str(),
@@ -89,9 +110,29 @@ std::string Message::sms_text() {
     return compose_sms(text, text_options(*cfg_), bare_sender());
 }
 
+// Refused recipients of a local submission that has other recipients: removed, logged, and
+// reported to the sender (or failure_notice's address) by a notice, since the MTA cannot
+// bounce one recipient of a message it keeps.
+void Message::refuse_recipients(log::Qid q, const std::string& text, EomOutcome& out) {
+    Config notice_cfg = *cfg_;
+    if (notice_cfg.failure_notice.empty()) notice_cfg.failure_notice = "sender";
+    for (const auto& r : refused_) {
+        log::info(q, "reject: END-OF-MESSAGE: {}; from=<{}> to={} (recipient removed)",
+                  r.reply.str(), printable(bare_sender()), log::address(bracketed(r.raw)));
+        out.remove.push_back(r.raw);
+        Job job;
+        job.queue_id = std::string(q.id);
+        job.sender = bare_sender();
+        job.rcpt = r.raw;
+        job.number = r.number.empty() ? bare_address(r.raw) : r.number;
+        job.body = text;
+        send_failure_notice(notice_cfg, job, r.reply.str());
+    }
+}
+
 EomOutcome Message::end(std::string_view qid, Outbox& outbox) {
     EomOutcome out;
-    if (sms_.empty()) return out;
+    if (sms_.empty() && refused_.empty()) return out;
     log::Qid q{qid};
     if (failed_) {
         log::error(q, "the message could not be captured; answering 451");
@@ -104,6 +145,19 @@ EomOutcome Message::end(std::string_view qid, Outbox& outbox) {
             "message too large for body_size_limit: kept {} bytes and the start of each later MIME "
             "part, skipped {} bytes{}",
             capture_.data().size(), capture_.dropped(), headers_cut_ ? " and some headers" : "");
+    if (sms_.empty() && ordinary_ == 0) {
+        // Only refused SMS recipients (local submission): refusing the message makes the MTA
+        // bounce it to the sender with this reply.
+        out.reply = refused_.front().reply;
+        for (const auto& r : refused_)
+            log::info(q, "reject: END-OF-MESSAGE: {}; from=<{}> to={}", r.reply.str(),
+                      printable(bare_sender()), log::address(bracketed(r.raw)));
+        return out;
+    }
+    if (sms_.empty()) {
+        refuse_recipients(q, sms_text(), out);
+        return out;
+    }
     std::string text = sms_text();
     if (mime_cut_) {
         MimeCaps caps;
@@ -149,6 +203,7 @@ EomOutcome Message::end(std::string_view qid, Outbox& outbox) {
         out.reply = replies::not_queued();
         return out;
     }
+    refuse_recipients(q, text, out);
     for (const auto& r : sms_) out.remove.push_back(r.raw);
     if (ordinary_ == 0) out.reply.action = Reply::Action::Discard;
     return out;

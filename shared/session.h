@@ -11,6 +11,7 @@
 
 #include "shared/body_capture.h"
 #include "shared/config.h"
+#include "shared/log.h"
 #include "shared/outbox.h"
 #include "shared/policy.h"
 #include "shared/reply.h"
@@ -28,7 +29,7 @@ class Message {
     Message(std::shared_ptr<const Config> cfg, Envelope env);
 
     Reply rcpt(std::string_view raw, std::string_view qid);
-    bool has_sms() const { return !sms_.empty(); }
+    bool has_sms() const { return !sms_.empty() || !refused_.empty(); }
     const Config& config() const { return *cfg_; }
     void header(std::string_view name, std::string_view value);
     void body(std::string_view chunk);
@@ -43,13 +44,21 @@ class Message {
 
   private:
     std::string bare_sender() const;
+    void refuse_recipients(log::Qid q, const std::string& text, EomOutcome& out);
     struct SmsRcpt {
         std::string raw;
         std::string number;
     };
+    // A gateway recipient of a local submission refused at RCPT, answered at end of message.
+    struct Refused {
+        std::string raw;
+        std::string number;  // empty when the address names no valid number
+        Reply reply;
+    };
     std::shared_ptr<const Config> cfg_;
     Envelope env_;
     std::vector<SmsRcpt> sms_;
+    std::vector<Refused> refused_;
     std::size_t ordinary_ = 0;
     BodyCapture capture_;  // headers and body, bounded
     std::size_t headers_ = 0;
@@ -61,7 +70,8 @@ class Message {
 };
 
 struct Connection {
-    std::optional<IpAddress> client;  // none: local submission
+    std::optional<IpAddress> client;  // none: the MTA gave no address
+    bool local_submission = false;    // no SMTP client: sendmail(1), Postfix pickup
     std::unique_ptr<Message> message;
     bool mta_is_postfix = false;    // the v macro says "Postfix ..."
     bool no_reply_connect = false;  // negotiated SMFIP_NR_CONN

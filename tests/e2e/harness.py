@@ -10,6 +10,9 @@
 Each milter instance gets its own smtpd listener (same name) in the one sandbox Postfix.
 An override value may be a callable: it is called with the Environment once the work
 directory exists (e.g. lambda env: "/usr/sbin/sendmail -C " + env.postfix_etc).
+main_cf: extra main.cf lines for the sandbox Postfix, each a string or a callable called with
+the Environment once the milters run (e.g. lambda env: "non_smtpd_milters = " +
+env.milters["main"].postfix_milter()).
 The work directory is a fresh mkdtemp under $E2E_TMPDIR (default /tmp), mode 0755 so the
 postfix user can traverse it.  Secrets: the auth token is random per run and lives only in
 WORKDIR/twilio-token (mode 0600); log_files() lists everything that must never contain it.
@@ -30,8 +33,9 @@ from postfix_sandbox import Listener, PostfixSandbox
 
 
 class Environment:
-    def __init__(self, milters, keep=None):
+    def __init__(self, milters, keep=None, main_cf=()):
         self.milter_specs = milters
+        self.main_cf = list(main_cf)
         self.keep = os.environ.get("E2E_KEEP") == "1" if keep is None else keep
         self.root = None
         self.fake = None
@@ -76,7 +80,8 @@ class Environment:
                                       milters=m.postfix_milter()))
         pdir = self.postfix_dir
         os.makedirs(pdir, mode=0o755)
-        self.postfix = PostfixSandbox(pdir, listeners)
+        main_cf = [l(self) if callable(l) else l for l in self.main_cf]
+        self.postfix = PostfixSandbox(pdir, listeners, main_cf=main_cf)
         self.postfix.start()
 
     @property

@@ -6,6 +6,8 @@ Milter instances, each behind its own smtpd listener in the one sandbox Postfix:
            CARRIER DOMAINS section (a domain added with :GB), allowed_countries US, CA, GB;
            allowed_number_types is the man page's example (toll-free added)
   plain    the defaults: carrier_domains = no, allowed_number_types without toll_free
+  local    Postfix's non_smtpd_milters (mail submitted with sendmail(1)): local_submission
+           = no, then restarted with yes; its notices go through the sandbox's sendmail
 Every mail carries a unique tag in its subject; each case looks only at its own SMS, sink
 deliveries and log lines.
 
@@ -54,6 +56,10 @@ def man5_example(key):
     return found[0].split("=", 1)[1].strip()
 
 
+def sandbox_sendmail(env):
+    return "/usr/sbin/sendmail -C " + env.postfix_etc
+
+
 def setUpModule():
     global ENV
     if os.geteuid() != 0:
@@ -65,7 +71,8 @@ def setUpModule():
                                   "allowed_countries": "US, CA, GB",
                                   "allowed_number_types": man5_example("allowed_number_types")}},
         "plain": {},
-    })
+        "local": {"overrides": {"sendmail_command": sandbox_sendmail}},
+    }, main_cf=[lambda env: "non_smtpd_milters = " + env.milters["local"].postfix_milter()])
     unittest.addModuleCleanup(env.stop)
     ENV = env.start()
 
@@ -89,12 +96,14 @@ class PolicyRules(unittest.TestCase):
         ENV.postfix.wait_queue_empty()
         return [m for m in ENV.postfix.sink_messages() if tag in m["data"]]
 
-    def render(self, milter, *rcpts, json_out=False):
+    def render(self, milter, *rcpts, json_out=False, local=False):
         """`sms-milter render` with the instance's config; stdout lines."""
         args = [milter_bin(), "render", "-c", ENV.milters[milter].config_path,
                 "--from", SENDER] + [a for r in rcpts for a in ("--to", r)]
         if json_out:
             args.append("--json")
+        if local:
+            args.append("--local")
         p = subprocess.run(args, input="Subject: DISK FULL\n\non db1\n", capture_output=True,
                            text=True, timeout=30)
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -193,6 +202,82 @@ class PolicyRules(unittest.TestCase):
                                    "16 septets" % rcpt)
         self.assertEqual(lines[-1], "<9005550199@vtext.com>: 550 5.7.1 Destination number type "
                                     "not permitted (premium_rate)")
+
+    # ---- local_submission ------------------------------------------------------------------
+    def sendmail(self, rcpts, tag, sender=SENDER):
+        """Submit on the relay itself, as a cron job would: sendmail(1) -> pickup -> cleanup,
+        which runs non_smtpd_milters."""
+        msg = "From: %s\nTo: %s\nSubject: ALERT %s\n\n%s\n" % (sender, ", ".join(rcpts), tag, BODY)
+        p = subprocess.run(["/usr/sbin/sendmail", "-C", ENV.postfix_etc, "-f", sender, "--"]
+                           + rcpts, input=msg, capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def wait_log(self, milter, pattern, timeout=20):
+        deadline = time.monotonic() + timeout
+        while not re.search(pattern, ENV.milters[milter].log_text()):
+            self.assertLess(time.monotonic(), deadline, "no %r in the %s milter's log:\n%s"
+                            % (pattern, milter, ENV.milters[milter].log_text()[-2000:]))
+            time.sleep(0.1)
+
+    def test_local_submission_refused_by_default(self):
+        """SMS only: the milter refuses the message at end of message and Postfix bounces it
+        to the local sender; the SMS is never sent."""
+        tag, rcpt = new_tag(), "4155550129@sms.example.com"
+        self.sendmail([rcpt], tag)
+        dsn = ENV.postfix.wait_for_sink(lambda m: tag in m["data"], timeout=30)
+        self.assertEqual([(m["mail_from"], m["rcpts"]) for m in dsn], [("", [SENDER])],
+                         ENV.postfix.maillog_text()[-3000:])
+        self.assertIn("Status: 5.7.1\nDiagnostic-Code: X-Postfix; SMS not permitted for mail "
+                      "submitted on this host", dsn[0]["data"])
+        self.wait_log("local", r"reject: END-OF-MESSAGE: 550 5\.7\.1 SMS not permitted for mail "
+                               r"submitted on this host; from=<%s> "
+                               r"to=<\*\*\*0129@sms\.example\.com>" % re.escape(SENDER))
+        self.assertEqual(self.sms_with(tag, timeout=3), [])
+        self.assertEqual([m["rcpts"] for m in self.sink_with(tag)], [[SENDER]])
+        self.assertEqual(self.render("local", rcpt, local=True),
+                         ["<%s>: 550 5.7.1 SMS not permitted for mail submitted on this host"
+                          % rcpt])
+        self.assertTrue(self.render("local", rcpt)[0].startswith("<%s>: SMS to " % rcpt))
+
+    def test_local_submission_with_an_ordinary_recipient(self):
+        """The ordinary recipient gets the mail; the SMS recipient is removed and the sender
+        gets a failure notice."""
+        tag, rcpt = new_tag(), "4155550130@sms.example.com"
+        self.sendmail([rcpt, "ops@example.org"], tag)
+        ENV.postfix.wait_for_sink(lambda m: tag in m["data"] and m["mail_from"] == "",
+                                  timeout=30)
+        got = sorted((m["mail_from"], tuple(m["rcpts"])) for m in self.sink_with(tag))
+        self.assertEqual(got, [("", (SENDER,)), (SENDER, ("ops@example.org",))],
+                         ENV.milters["local"].log_text()[-2000:])
+        notice = [m for m in self.sink_with(tag) if m["mail_from"] == ""][0]["data"]
+        self.assertIn("Subject: SMS not delivered to +14155550130", notice)
+        self.assertIn("550 5.7.1 SMS not permitted for mail submitted on this host", notice)
+        self.assertEqual(self.sms_with(tag, timeout=3), [])
+
+    def test_local_submission_yes_texts(self):
+        m = ENV.milters["local"]
+        m.stop()
+        m.settings["local_submission"] = "yes"
+        try:
+            m.start()
+            tag, rcpt = new_tag(), "4155550131@sms.example.com"
+            self.sendmail([rcpt], tag)
+            got = self.sms_with(tag)
+            self.assertEqual([(s["to"], s["body"]) for s in got],
+                             [("+14155550131", "ALERT %s\n%s" % (tag, BODY))], m.log_text()[-2000:])
+            self.assertEqual(self.sink_with(tag), [], "the SMS mail was delivered too")
+            # Postfix cannot refuse a recipient of local mail at RCPT: a bad number is refused
+            # at end of message instead (bounced), not left in the queue.
+            tag = new_tag()
+            self.sendmail(["9005550199@sms.example.com"], tag)
+            dsn = ENV.postfix.wait_for_sink(lambda x: tag in x["data"], timeout=30)
+            self.assertEqual([(x["mail_from"], x["rcpts"]) for x in dsn], [("", [SENDER])])
+            self.assertIn("Status: 5.7.1\nDiagnostic-Code: X-Postfix; Destination number type "
+                          "not permitted\n    (premium_rate)", dsn[0]["data"])
+        finally:
+            m.stop()
+            m.settings.pop("local_submission")
+            m.start()
 
     def test_carrier_domains_off_by_default(self):
         """carrier_domains = no: the same address is ordinary mail, relayed as before."""

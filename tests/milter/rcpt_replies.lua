@@ -25,8 +25,12 @@ rcpt(conn, "<+14155550123@sms.example.com>", SMFIR_REPLYCODE)
 rcpt(conn, "<ops@example.org>", SMFIR_CONTINUE)
 mt.disconnect(conn)
 
--- A local submission (no client address) counts as the loopback host.
+-- A local submission (no client address, as Sendmail passes sendmail(1) mail) with
+-- local_submission = no: the MTA may not be able to refuse a recipient of local mail, so RCPT
+-- continues and end of message refuses the SMS-only message.
 conn = open_session("unspec")
 must(mt.mailfrom(conn, "<alerts@example.com>"), "mailfrom")
 rcpt(conn, "<+14155550123@sms.example.com>", SMFIR_CONTINUE)
+send_text(conn, "DISK FULL", "db1\r\n")
+expect(conn, SMFIR_REPLYCODE, "EOM of a local submission")
 mt.disconnect(conn)

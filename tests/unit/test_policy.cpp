@@ -226,3 +226,24 @@ TEST_CASE("allowed_number_types") {
         CHECK(dec.number.has_value() == !*c.reply);
     }
 }
+
+TEST_CASE("local_submission") {
+    auto deny = policy_config("");
+    static test::TempDir d;
+    auto allow = test::load_test_config(d, "local_submission = yes\n");
+    auto decide = [](const Config& cfg, bool local, const char* client) {
+        Envelope env{*client ? IpAddress::parse(client) : std::nullopt, "<a@example.com>", "",
+                     local};
+        return decide_rcpt(cfg, env, "<4155550123@sms.example.com>").reply.str();
+    };
+    const std::string denied = "550 5.7.1 SMS not permitted for mail submitted on this host";
+    CHECK(decide(*deny, true, "127.0.0.1") == denied);  // Postfix: localhost, port 0
+    CHECK(decide(*deny, true, "") == denied);           // Sendmail: no address
+    CHECK(decide(*deny, false, "127.0.0.1") == "  ");   // an SMTP client on loopback
+    CHECK(decide(*allow, true, "127.0.0.1") == "  ");
+    CHECK(decide(*allow, true, "") == "  ");
+    CHECK(decide(*deny, true, "192.0.2.1") == denied);  // checked first
+    CHECK(decide_rcpt(*deny, Envelope{IpAddress::parse("127.0.0.1"), "<a@b>", "", true},
+                      "<ops@example.org>")
+              .gateway == false);
+}

@@ -2,6 +2,8 @@
 // remove, DISCARD versus CONTINUE, and the no-text and store-failure replies.
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <thread>
 
@@ -243,4 +245,103 @@ TEST_CASE("group commit: a failing request fails alone, a failing batch fails ev
     };
     CHECK_THROWS_WITH(group.submit(1, broken), "disk full");
     CHECK(group.submit(2, doubler) == 4);  // the group recovers
+}
+
+// Local submission (sendmail(1)): Postfix cannot refuse a recipient at RCPT there, so every
+// refusal is answered at end of message: the whole message when nobody else is left (the MTA
+// bounces it), otherwise the recipient is removed and the sender gets a notice.
+TEST_CASE("local submission: refusals at end of message") {
+    test::TempDir d;
+    // A stand-in for sendmail(1) that keeps each notice and its arguments.
+    std::string fake = d.write("fake-sendmail",
+                               "#!/bin/sh\n"
+                               "printf '%s\\n' \"$*\" >>" +
+                                   d.path() +
+                                   "/notice-args\n"
+                                   "cat >>" +
+                                   d.path() + "/notices\n",
+                               0700);
+    auto read = [&](const std::string& name) {
+        std::ifstream in(d.path() + "/" + name);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    auto deny = test::load_test_config(d, "sendmail_command = " + fake + "\n");
+    static test::TempDir d2;
+    auto allow =
+        test::load_test_config(d2, "local_submission = yes\nsendmail_command = " + fake + "\n");
+    auto local = [](const std::shared_ptr<const Config>& cfg) {
+        return Message(cfg, Envelope{IpAddress::parse("127.0.0.1"), "<root@relay.example.com>", "",
+                                     /*local_submission=*/true});
+    };
+    const std::string denied = "550 5.7.1 SMS not permitted for mail submitted on this host";
+
+    SUBCASE("only SMS recipients: the message is refused, nothing queued") {
+        Outbox outbox(d.path());
+        Message m = local(deny);
+        CHECK(m.rcpt("<4155550123@sms.example.com>", "").action == Reply::Action::Continue);
+        CHECK(m.rcpt("<4155550124@sms.example.com>", "").action == Reply::Action::Continue);
+        CHECK(m.has_sms());
+        m.header("Subject", "DISK FULL");
+        EomOutcome out = m.end("L1", outbox);
+        CHECK(out.reply.str() == denied);
+        CHECK(out.remove.empty());
+        CHECK(out.job_ids.empty());
+        CHECK_FALSE(outbox.claim_due());
+        CHECK(read("notices").empty());  // the MTA's bounce tells the sender
+    }
+    SUBCASE("an ordinary co-recipient keeps the message; the SMS one is removed, with a notice") {
+        Outbox outbox(d.path());
+        Message m = local(deny);
+        CHECK(m.rcpt("<ops@example.org>", "").action == Reply::Action::Continue);
+        CHECK(m.rcpt("<4155550123@sms.example.com>", "").action == Reply::Action::Continue);
+        m.header("Subject", "DISK FULL");
+        m.body("db1 at 99%\r\n");
+        EomOutcome out = m.end("L2", outbox);
+        CHECK(out.reply.action == Reply::Action::Continue);
+        CHECK(out.remove == std::vector<std::string>{"<4155550123@sms.example.com>"});
+        CHECK(out.job_ids.empty());
+        CHECK_FALSE(outbox.claim_due());
+        CHECK(read("notice-args") == "-i -f  -- root@relay.example.com\n");
+        std::string notice = read("notices");
+        CHECK(notice.find("To: root@relay.example.com\n") != std::string::npos);
+        CHECK(notice.find("Subject: SMS not delivered to +14155550123") != std::string::npos);
+        CHECK(notice.find("Reason:     " + denied) != std::string::npos);
+        CHECK(notice.find("L2") != std::string::npos);
+    }
+    SUBCASE("local_submission = yes: texted; a bad number is removed with a notice") {
+        Outbox outbox(d2.path());
+        Message m = local(allow);
+        CHECK(m.rcpt("<4155550123@sms.example.com>", "").action == Reply::Action::Continue);
+        CHECK(m.rcpt("<9005550199@sms.example.com>", "").action == Reply::Action::Continue);
+        CHECK(m.rcpt("<12@sms.example.com>", "").action == Reply::Action::Continue);
+        m.header("Subject", "DISK FULL");
+        EomOutcome out = m.end("L3", outbox);
+        CHECK(out.reply.action == Reply::Action::Discard);
+        CHECK(out.job_ids.size() == 1);
+        CHECK(out.remove == std::vector<std::string>{"<9005550199@sms.example.com>",
+                                                     "<12@sms.example.com>",
+                                                     "<4155550123@sms.example.com>"});
+        auto job = outbox.claim_due();
+        REQUIRE(job);
+        CHECK(job->number == "+14155550123");
+        std::string notice = read("notices");
+        CHECK(notice.find("Reason:     550 5.7.1 Destination number type not permitted "
+                          "(premium_rate)") != std::string::npos);
+        CHECK(notice.find("Subject: SMS not delivered to 12@sms.example.com") != std::string::npos);
+    }
+    SUBCASE("local_submission = yes, only a bad number: that refusal for the message") {
+        Outbox outbox(d2.path());
+        Message m = local(allow);
+        m.rcpt("<12@sms.example.com>", "");
+        m.header("Subject", "x");
+        EomOutcome out = m.end("L4", outbox);
+        CHECK(out.reply.str() == "550 5.1.1 Recipient is not a valid phone number");
+        CHECK(out.remove.empty());
+    }
+    SUBCASE("an SMTP client is still refused at RCPT") {
+        Message m(deny, Envelope{IpAddress::parse("127.0.0.1"), "<a@example.com>", ""});
+        CHECK(m.rcpt("<12@sms.example.com>", "").str() ==
+              "550 5.1.1 Recipient is not a valid phone number");
+        CHECK(m.rcpt("<4155550123@sms.example.com>", "").action == Reply::Action::Continue);
+    }
 }
