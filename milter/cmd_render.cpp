@@ -154,13 +154,22 @@ int cmd_render(const Args& argv) {
                 j["reply"] = reply.str();
             } else {
                 j.update({{"result", "sms"},
-                          {"number", d.number->e164},
-                          {"region", d.number->region},
                           {"text", text},
                           {"encoding", encoding_name(seg.encoding)},
                           {"segments", seg.segments},
                           {"units", seg.units}});
-                j["type"] = number_type_name(d.number->type);
+                if (d.number) {
+                    j.update({{"number", d.number->e164},
+                              {"region", d.number->region},
+                              {"type", number_type_name(d.number->type)}});
+                } else {  // an alias: its numbers
+                    j["alias"] = d.alias;
+                    j["numbers"] = nlohmann::json::array();
+                    for (const auto& n : d.numbers)
+                        j["numbers"].push_back({{"number", n.e164},
+                                                {"region", n.region},
+                                                {"type", number_type_name(n.type)}});
+                }
                 if (d.carrier) j["carrier"] = d.carrier->carrier;
             }
             fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -169,13 +178,18 @@ int cmd_render(const Args& argv) {
         } else if (!sms) {
             fmt::print("{}: {}\n", bracketed(r.to[i]), reply.str());
         } else {
-            std::string about =
-                fmt::format("{}, {}", d.number->region, number_type_name(d.number->type));
-            if (d.carrier) about += fmt::format(", {} carrier domain", d.carrier->carrier);
-            fmt::print("{}: SMS to {} ({}), {}, {} segment{}, {} {}\n", bracketed(r.to[i]),
-                       d.number->e164, about, encoding_name(seg.encoding), seg.segments,
-                       seg.segments == 1 ? "" : "s", seg.units,
-                       seg.encoding == Encoding::Gsm7 ? "septets" : "UTF-16 units");
+            std::string to;
+            for (const auto& n : d.numbers)
+                to += fmt::format(
+                    "{}{} ({}, {}{})", to.empty() ? "" : ", ", n.e164, n.region,
+                    number_type_name(n.type),
+                    d.carrier ? fmt::format(", {} carrier domain", d.carrier->carrier) : "");
+            if (!d.alias.empty())
+                to = fmt::format("alias {} ({} number{}): {}", d.alias, d.numbers.size(),
+                                 d.numbers.size() == 1 ? "" : "s", to);
+            fmt::print("{}: SMS to {}, {}, {} segment{}, {} {}\n", bracketed(r.to[i]), to,
+                       encoding_name(seg.encoding), seg.segments, seg.segments == 1 ? "" : "s",
+                       seg.units, seg.encoding == Encoding::Gsm7 ? "septets" : "UTF-16 units");
             std::string indented = "    ";
             for (char c : text) indented += c == '\n' ? std::string("\n    ") : std::string(1, c);
             fmt::print("{}\n", indented);

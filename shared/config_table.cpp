@@ -14,6 +14,7 @@
 #include "shared/config_file.h"
 #include "shared/message_text.h"
 #include "shared/phone.h"
+#include "shared/policy/aliases.h"
 #include "shared/policy/carrier_domains.h"
 #include "shared/secret.h"
 #include "shared/strings.h"
@@ -133,6 +134,10 @@ const KeyDef kKeys[] = {
          }
          if (c.allowed_number_types.empty()) bad("expected at least one number type");
      }},
+    {"aliases", "",
+     "file of \"name: +E164, +E164, other-alias\" lines: name@gateway-domain texts every "
+     "number (read at start and on SIGUSR1); empty: no aliases",
+     [](Config& c, std::string_view v) { c.aliases_file = v.empty() ? "" : absolute_path(v); }},
     {"allowed_clients", "127.0.0.0/8, ::1", "CIDRs of SMTP clients allowed to send SMS",
      [](Config& c, std::string_view v) {
          c.allowed_clients.clear();
@@ -334,6 +339,21 @@ void finish(Config& c, const std::map<std::string, int, std::less<>>& lines, boo
     need(c.minimal_backoff_time <= c.maximal_backoff_time, "maximal_backoff_time",
          "maximal_backoff_time is less than minimal_backoff_time");
     if (c.allowed_countries.empty()) c.allowed_countries.push_back(c.default_region);
+    if (!c.aliases_file.empty()) {
+        // An alias may list only numbers that could be texted directly.
+        auto check = [&c](const PhoneNumber& n) -> std::string {
+            const auto& countries = c.allowed_countries;
+            if (std::find(countries.begin(), countries.end(), n.region) == countries.end())
+                return fmt::format("region {} is not in allowed_countries", n.region);
+            const auto& types = c.allowed_number_types;
+            if (std::find(types.begin(), types.end(), n.type) == types.end())
+                return fmt::format("number type {} is not in allowed_number_types",
+                                   number_type_name(n.type));
+            return "";
+        };
+        c.aliases = std::make_shared<const AliasTable>(
+            load_aliases(c.aliases_file, c.default_region, check, errors));
+    }
     if (auto at = c.failure_notice.rfind('@'); at != std::string::npos) {
         std::string domain = to_lower(c.failure_notice.substr(at + 1));
         for (const auto& d : c.gateway_domains)

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "shared/address.h"
+#include "shared/policy/aliases.h"
 #include "shared/strings.h"
 
 namespace smsm {
@@ -42,6 +43,30 @@ bool sender_allowed(const Config& cfg, std::string_view sender) {
         [&](const std::string& s) { return s == bare || (s.front() == '@' && s == domain); });
 }
 
+namespace {
+
+void decide_number(const Config& cfg, PhoneNumber n, RcptDecision& d) {
+    const auto& countries = cfg.allowed_countries;
+    const auto& types = cfg.allowed_number_types;
+    if (std::find(countries.begin(), countries.end(), n.region) == countries.end()) {
+        d.reply = replies::country_denied();
+    } else if (std::find(types.begin(), types.end(), n.type) == types.end()) {
+        // Premium rate, shared cost and the like: the classic SMS pumping fraud targets.
+        d.reply = replies::number_type_denied(number_type_name(n.type));
+    } else {
+        d.numbers = {n};
+        d.number = std::move(n);
+    }
+}
+
+// Aliases live in the gateway domains, not in the carriers' domains.
+const std::vector<PhoneNumber>* find_alias(const Config& cfg, const GatewayMatch& gateway,
+                                           std::string_view local) {
+    return cfg.aliases && !gateway.carrier ? cfg.aliases->find(local) : nullptr;
+}
+
+}  // namespace
+
 RcptDecision decide_rcpt(const Config& cfg, const Envelope& env, std::string_view rcpt) {
     RcptDecision d;
     auto addr = parse_address(rcpt);
@@ -58,17 +83,14 @@ RcptDecision decide_rcpt(const Config& cfg, const Envelope& env, std::string_vie
         d.reply = replies::sender_denied();
     } else if (cfg.require_sasl_auth && env.auth_user.empty()) {
         d.reply = replies::auth_required();
-    } else if (auto n = parse_phone(addr->local, gateway->region); !n) {
-        d.reply = replies::bad_number();
-    } else if (std::find(cfg.allowed_countries.begin(), cfg.allowed_countries.end(), n->region) ==
-               cfg.allowed_countries.end()) {
-        d.reply = replies::country_denied();
-    } else if (std::find(cfg.allowed_number_types.begin(), cfg.allowed_number_types.end(),
-                         n->type) == cfg.allowed_number_types.end()) {
-        // Premium rate, shared cost and the like: the classic SMS pumping fraud targets.
-        d.reply = replies::number_type_denied(number_type_name(n->type));
+    } else if (auto n = parse_phone(addr->local, gateway->region); n) {
+        decide_number(cfg, std::move(*n), d);
+    } else if (auto alias = find_alias(cfg, *gateway, addr->local)) {
+        // Checked against allowed_countries and allowed_number_types when the file was loaded.
+        d.alias = to_lower(addr->local);
+        d.numbers = *alias;
     } else {
-        d.number = std::move(n);
+        d.reply = replies::bad_number();
     }
     return d;
 }

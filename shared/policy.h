@@ -1,11 +1,12 @@
-// RCPT-time decisions for gateway recipients (SPEC §5): client, sender, SASL, number and
-// country. Recipients outside the gateway domains (and, with carrier_domains = yes, the
-// shipped carrier domains) are never touched.
+// RCPT-time decisions for gateway recipients (SPEC §5): client, sender, SASL, number (or
+// alias), country and number type. Recipients outside the gateway domains (and, with
+// carrier_domains = yes, the shipped carrier domains) are never touched.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shared/cidr.h"
 #include "shared/config.h"
@@ -28,7 +29,9 @@ struct RcptDecision {
     bool gateway = false;                    // the recipient is in a gateway domain
     const CarrierDomain* carrier = nullptr;  // set when it is a shipped carrier domain
     Reply reply;                             // Continue when allowed (or not ours)
-    std::optional<PhoneNumber> number;       // set when gateway and allowed
+    std::optional<PhoneNumber> number;       // set when gateway, allowed and a number
+    std::string alias;                       // set when gateway, allowed and an alias
+    std::vector<PhoneNumber> numbers;        // what to text when allowed: 1, or the alias's
 };
 
 // A domain whose recipients are SMS: the region its national numbers are read in, and the

@@ -16,7 +16,7 @@
 namespace smsm {
 
 namespace {
-constexpr std::size_t kMaxSmsRcpts = 1000;
+constexpr std::size_t kMaxSmsRcpts = 1000;  // numbers, aliases counted by their numbers
 
 // Identifies "the same SMS from the same message" across client resubmissions, whose queue
 // IDs differ: SHA-256 over envelope sender, number, Message-ID and Date, and text.
@@ -55,7 +55,7 @@ Reply Message::rcpt(std::string_view raw, std::string_view qid) {
         ++ordinary_;
         return Reply::cont();
     }
-    if (d.reply.action == Reply::Action::Continue && sms_.size() >= kMaxSmsRcpts)
+    if (d.reply.action == Reply::Action::Continue && sms_numbers_ + d.numbers.size() > kMaxSmsRcpts)
         d.reply = Reply::tempfail("452", "4.5.3", "Too many SMS recipients");
     if (d.reply.action != Reply::Action::Continue && env_.local_submission) {
         // Postfix cannot refuse a recipient of locally submitted mail (it would keep the
@@ -69,7 +69,10 @@ Reply Message::rcpt(std::string_view raw, std::string_view qid) {
                   printable(bare_sender()), log::address(raw));
         return d.reply;
     }
-    sms_.push_back({std::string(raw), d.number->e164});
+    SmsRcpt r{std::string(raw), {}};
+    for (const auto& n : d.numbers) r.numbers.push_back(n.e164);
+    sms_numbers_ += r.numbers.size();
+    sms_.push_back(std::move(r));
     return Reply::cont();
 }
 
@@ -176,13 +179,15 @@ EomOutcome Message::end(std::string_view qid, Outbox& outbox) {
     auto expires = Clock::now() + cfg_->max_queue_lifetime;
     std::vector<NewJob> jobs;
     for (const auto& r : sms_) {
-        bool dup = std::any_of(jobs.begin(), jobs.end(),
-                               [&](const NewJob& j) { return j.number == r.number; });
-        if (dup) continue;
-        std::string key = cfg_->duplicate_window.count() > 0
-                              ? dedup_key(bare_sender(), r.number, identity_, text)
-                              : "";
-        jobs.push_back({std::string(qid), bare_sender(), r.raw, r.number, text, key, expires});
+        for (const auto& number : r.numbers) {  // one number, or an alias's
+            bool dup = std::any_of(jobs.begin(), jobs.end(),
+                                   [&](const NewJob& j) { return j.number == number; });
+            if (dup) continue;
+            std::string key = cfg_->duplicate_window.count() > 0
+                                  ? dedup_key(bare_sender(), number, identity_, text)
+                                  : "";
+            jobs.push_back({std::string(qid), bare_sender(), r.raw, number, text, key, expires});
+        }
     }
     try {
         EnqueueResult queued = outbox.enqueue(jobs, cfg_->duplicate_window);

@@ -47,7 +47,7 @@ class Message {
     void refuse_recipients(log::Qid q, const std::string& text, EomOutcome& out);
     struct SmsRcpt {
         std::string raw;
-        std::string number;
+        std::vector<std::string> numbers;  // one, or an alias's
     };
     // A gateway recipient of a local submission refused at RCPT, answered at end of message.
     struct Refused {
@@ -58,6 +58,7 @@ class Message {
     std::shared_ptr<const Config> cfg_;
     Envelope env_;
     std::vector<SmsRcpt> sms_;
+    std::size_t sms_numbers_ = 0;
     std::vector<Refused> refused_;
     std::size_t ordinary_ = 0;
     BodyCapture capture_;  // headers and body, bounded

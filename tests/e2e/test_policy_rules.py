@@ -5,7 +5,8 @@ Milter instances, each behind its own smtpd listener in the one sandbox Postfix:
   carrier  carrier_domains = yes; gateway_domains is the example line of sms-milter.conf(5)'s
            CARRIER DOMAINS section (a domain added with :GB), allowed_countries US, CA, GB;
            allowed_number_types is the man page's example (toll-free added)
-  plain    the defaults: carrier_domains = no, allowed_number_types without toll_free
+  plain    the defaults: carrier_domains = no, allowed_number_types without toll_free;
+           aliases = a copy of conf-examples/aliases (changed and reloaded with SIGUSR1)
   local    Postfix's non_smtpd_milters (mail submitted with sendmail(1)): local_submission
            = no, then restarted with yes; its notices go through the sandbox's sendmail
 Every mail carries a unique tag in its subject; each case looks only at its own SMS, sink
@@ -18,6 +19,8 @@ import json
 import os
 import re
 import secrets
+import shutil
+import signal
 import subprocess
 import time
 import unittest
@@ -56,6 +59,13 @@ def man5_example(key):
     return found[0].split("=", 1)[1].strip()
 
 
+def aliases_copy(env):
+    """conf-examples/aliases as shipped, copied where a test may change it."""
+    path = os.path.join(env.root, "aliases")
+    shutil.copy(doc_snippets.repo_path("conf-examples/aliases"), path)
+    return path
+
+
 def sandbox_sendmail(env):
     return "/usr/sbin/sendmail -C " + env.postfix_etc
 
@@ -70,7 +80,7 @@ def setUpModule():
                                   "gateway_domains": man5_gateway_example(),
                                   "allowed_countries": "US, CA, GB",
                                   "allowed_number_types": man5_example("allowed_number_types")}},
-        "plain": {},
+        "plain": {"overrides": {"aliases": aliases_copy}},
         "local": {"overrides": {"sendmail_command": sandbox_sendmail}},
     }, main_cf=[lambda env: "non_smtpd_milters = " + env.milters["local"].postfix_milter()])
     unittest.addModuleCleanup(env.stop)
@@ -202,6 +212,61 @@ class PolicyRules(unittest.TestCase):
                                    "16 septets" % rcpt)
         self.assertEqual(lines[-1], "<9005550199@vtext.com>: 550 5.7.1 Destination number type "
                                     "not permitted (premium_rate)")
+
+    # ---- aliases -----------------------------------------------------------------------------
+    ONCALL = ["+14155550101", "+14155550102", "+14155550103", "+16135550104"]
+
+    def test_alias_fans_out(self):
+        """conf-examples/aliases as shipped: oncall (nested dba and network, one number named
+        twice) texts each number once; the mail goes nowhere else."""
+        tag, rcpt = new_tag(), "OnCall@sms.example.com"
+        r = self.send("plain", [rcpt, "dba@sms.example.com"], tag)
+        self.assertEqual((r.rcpts[rcpt][0], r.data and r.data[0]), (250, 250), r)
+        got = self.sms_with(tag, count=len(self.ONCALL))
+        self.assertEqual(sorted(m["to"] for m in got), self.ONCALL,
+                         ENV.milters["plain"].log_text()[-2000:])
+        self.assertEqual(len(self.sms_with(tag, count=len(self.ONCALL) + 1, timeout=3)),
+                         len(self.ONCALL), "a number was texted twice")
+        self.expect_removed(r)
+        self.assertEqual(self.sink_with(tag), [])
+        lines = self.render("plain", rcpt)
+        self.assertEqual(lines[0], "<%s>: SMS to alias oncall (4 numbers): " % rcpt + ", ".join(
+            "%s (%s, fixed_line_or_mobile)" % (n, "CA" if n.startswith("+1613") else "US")
+            for n in self.ONCALL) + ", GSM-7, 1 segment, 16 septets")
+
+    def test_alias_file_in_the_man_page_is_the_example(self):
+        with open(doc_snippets.repo_path("packaging/sms-milter.conf.5")) as f:
+            man = f.read().split("\n.B aliases\n", 1)[1].split(".ft CR\n", 1)[1]
+        self.assertEqual(man.split("\n.ft\n", 1)[0].split("\n"),
+                         doc_snippets.settings("conf-examples/aliases"))
+
+    def test_alias_reload(self):
+        """SIGUSR1 reads the aliases file again; a broken file keeps the running aliases."""
+        m = ENV.milters["plain"]
+        path = m.settings["aliases"]
+        with open(path) as f:
+            shipped = f.read()
+        try:
+            for text, want in ((shipped + "extra: +14155550105\n", "reloaded configuration"),
+                               (shipped + "extra: +14155550105, loop\nloop: extra\n",
+                                "reload: keeping the previous configuration")):
+                before = m.log_text().count(want)
+                with open(path, "w") as f:
+                    f.write(text)
+                m.proc.send_signal(signal.SIGUSR1)
+                deadline = time.monotonic() + 10
+                while m.log_text().count(want) == before:
+                    self.assertLess(time.monotonic(), deadline, m.log_text()[-2000:])
+                    time.sleep(0.1)
+                tag = new_tag()
+                r = self.send("plain", ["extra@sms.example.com"], tag)
+                self.assertEqual(r.data and r.data[0], 250, r)
+                self.assertEqual([x["to"] for x in self.sms_with(tag)], ["+14155550105"])
+            self.assertIn("%s:18: alias loop: extra -> loop -> extra" % path, m.log_text())
+        finally:
+            with open(path, "w") as f:
+                f.write(shipped)
+            m.proc.send_signal(signal.SIGUSR1)
 
     # ---- local_submission ------------------------------------------------------------------
     def sendmail(self, rcpts, tag, sender=SENDER):

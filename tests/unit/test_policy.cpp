@@ -247,3 +247,32 @@ TEST_CASE("local_submission") {
                       "<ops@example.org>")
               .gateway == false);
 }
+
+TEST_CASE("aliases at RCPT") {
+    static test::TempDir d;
+    d.write("aliases", "oncall: +14155550101, +16135550104\n");
+    auto cfg = test::load_test_config(
+        d,
+        "allowed_countries = US CA\ncarrier_domains = yes\naliases = " + d.path() + "/aliases\n");
+    Envelope env{IpAddress::parse("127.0.0.1"), "<a@b>", ""};
+    RcptDecision a = decide_rcpt(*cfg, env, "<OnCall@sms.example.com>");
+    CHECK(a.gateway);
+    CHECK(a.reply.action == Reply::Action::Continue);
+    CHECK(a.alias == "oncall");
+    CHECK_FALSE(a.number);
+    REQUIRE(a.numbers.size() == 2);
+    CHECK(a.numbers[1].e164 == "+16135550104");
+    RcptDecision n = decide_rcpt(*cfg, env, "<4155550123@sms.example.com>");
+    CHECK(n.alias.empty());
+    REQUIRE(n.numbers.size() == 1);
+    CHECK(n.numbers[0].e164 == "+14155550123");
+    CHECK(decide_rcpt(*cfg, env, "<nobody@sms.example.com>").reply.str() ==
+          "550 5.1.1 Recipient is not a valid phone number");
+    // Aliases live in the gateway domains only, not in the carriers' domains.
+    CHECK(decide_rcpt(*cfg, env, "<oncall@vtext.com>").reply.str() ==
+          "550 5.1.1 Recipient is not a valid phone number");
+    // The access checks come first.
+    CHECK(decide_rcpt(*cfg, Envelope{IpAddress::parse("192.0.2.1"), "<a@b>", ""},
+                      "<oncall@sms.example.com>")
+              .reply.str() == "550 5.7.1 SMS not permitted from this client");
+}

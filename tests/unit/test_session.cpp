@@ -345,3 +345,27 @@ TEST_CASE("local submission: refusals at end of message") {
         CHECK(m.rcpt("<4155550123@sms.example.com>", "").action == Reply::Action::Continue);
     }
 }
+
+TEST_CASE("an alias fans out: one job per distinct number, the recipient removed once") {
+    test::TempDir d;
+    d.write("aliases", "oncall: +14155550101, +14155550102\nall: oncall, +14155550103\n");
+    auto cfg = test::load_test_config(d, "aliases = " + d.path() + "/aliases\n");
+    Outbox outbox(d.path());
+    Message m = new_message(cfg);
+    CHECK(m.rcpt("<oncall@sms.example.com>", "").action == Reply::Action::Continue);
+    CHECK(m.rcpt("<All@sms.example.com>", "").action == Reply::Action::Continue);
+    CHECK(m.rcpt("<4155550101@sms.example.com>", "").action == Reply::Action::Continue);
+    m.header("Subject", "DISK FULL");
+    EomOutcome out = m.end("A1", outbox);
+    CHECK(out.reply.action == Reply::Action::Discard);
+    CHECK(out.job_ids.size() == 3);
+    CHECK(out.remove == std::vector<std::string>{"<oncall@sms.example.com>",
+                                                 "<All@sms.example.com>",
+                                                 "<4155550101@sms.example.com>"});
+    std::multiset<std::string> numbers;
+    while (auto job = outbox.claim_due()) {
+        numbers.insert(job->number);
+        if (job->number == "+14155550103") CHECK(job->rcpt == "<All@sms.example.com>");
+    }
+    CHECK(numbers == std::multiset<std::string>{"+14155550101", "+14155550102", "+14155550103"});
+}
