@@ -45,7 +45,7 @@ void check_as_current(const Config& cfg, const std::string& user, bool root_crea
     };
     for (const std::string* file :
          {&cfg.source, &cfg.twilio_auth_token_file, &cfg.twilio_api_key_secret_file,
-          &cfg.twilio_ca_file, &cfg.aliases_file}) {
+          &cfg.twilio_ca_file, &cfg.aliases_file, &cfg.sender_rules_file}) {
         if (file->empty()) continue;
         int fd = ::open(file->c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0)

@@ -152,6 +152,7 @@ int cmd_render(const Args& argv) {
             } else if (!sms) {
                 j["result"] = reply.action == Reply::Action::Reject ? "reject" : "tempfail";
                 j["reply"] = reply.str();
+                if (cfg.sender_rules) j["sender_rule"] = d.rule_line;
             } else {
                 j.update({{"result", "sms"},
                           {"text", text},
@@ -171,12 +172,17 @@ int cmd_render(const Args& argv) {
                                                 {"type", number_type_name(n.type)}});
                 }
                 if (d.carrier) j["carrier"] = d.carrier->carrier;
+                if (cfg.sender_rules) j["sender_rule"] = d.rule_line;
             }
             fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         } else if (!d.gateway) {
             fmt::print("{}: not an SMS recipient, delivered as usual\n", bracketed(r.to[i]));
         } else if (!sms) {
-            fmt::print("{}: {}\n", bracketed(r.to[i]), reply.str());
+            std::string why;
+            if (cfg.sender_rules && reply.str() == replies::destination_denied().str())
+                why = d.rule_line ? fmt::format(" (sender_rules line {})", d.rule_line)
+                                  : " (no sender_rules line for this sender)";
+            fmt::print("{}: {}{}\n", bracketed(r.to[i]), reply.str(), why);
         } else {
             std::string to;
             for (const auto& n : d.numbers)
@@ -187,6 +193,7 @@ int cmd_render(const Args& argv) {
             if (!d.alias.empty())
                 to = fmt::format("alias {} ({} number{}): {}", d.alias, d.numbers.size(),
                                  d.numbers.size() == 1 ? "" : "s", to);
+            if (d.rule_line) to += fmt::format(", allowed by sender_rules line {}", d.rule_line);
             fmt::print("{}: SMS to {}, {}, {} segment{}, {} {}\n", bracketed(r.to[i]), to,
                        encoding_name(seg.encoding), seg.segments, seg.segments == 1 ? "" : "s",
                        seg.units, seg.encoding == Encoding::Gsm7 ? "septets" : "UTF-16 units");

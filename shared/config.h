@@ -21,7 +21,8 @@ enum class LogTo {
 // What to do with a job of uncertain outcome when Twilio's message list cannot be read.
 enum class LookupFailure { Defer, Resend, Fail };
 
-struct AliasTable;  // shared/policy/aliases.h
+struct AliasTable;   // shared/policy/aliases.h
+struct SenderRules;  // shared/policy/sender_rules.h
 
 // A gateway domain and the region its national numbers belong to ("txt.example.ca:CA").
 struct GatewayDomain {
@@ -38,8 +39,10 @@ struct Config {
     std::string default_region;    // ISO 3166 alpha-2, upper case
     std::vector<std::string> allowed_countries;
     std::vector<NumberType> allowed_number_types;
-    std::string aliases_file;                   // empty: no aliases
-    std::shared_ptr<const AliasTable> aliases;  // loaded with the config; null: none
+    std::string aliases_file;                         // empty: no aliases
+    std::shared_ptr<const AliasTable> aliases;        // loaded with the config; null: none
+    std::string sender_rules_file;                    // empty: no sender rules
+    std::shared_ptr<const SenderRules> sender_rules;  // loaded with the config; null: none
     std::vector<Cidr> allowed_clients;
     std::vector<std::string> allowed_senders;  // lowercased "user@dom" or "@dom"
     bool require_sasl_auth = false;

@@ -16,6 +16,7 @@
 #include "shared/phone.h"
 #include "shared/policy/aliases.h"
 #include "shared/policy/carrier_domains.h"
+#include "shared/policy/sender_rules.h"
 #include "shared/secret.h"
 #include "shared/strings.h"
 
@@ -157,6 +158,12 @@ const KeyDef kKeys[] = {
                  bad(fmt::format("\"{}\" is not user@domain or @domain", printable(s)));
              c.allowed_senders.push_back(to_lower(s));
          }
+     }},
+    {"sender_rules", "",
+     "file of \"sender-pattern  destination-pattern, ...\" lines: which numbers (+1415*) and "
+     "aliases each envelope sender may text; the first matching line decides; empty: no rules",
+     [](Config& c, std::string_view v) {
+         c.sender_rules_file = v.empty() ? "" : absolute_path(v);
      }},
     {"require_sasl_auth", "no", "yes: the SMTP session must be SASL-authenticated",
      [](Config& c, std::string_view v) { c.require_sasl_auth = parse_bool(v); }},
@@ -354,6 +361,9 @@ void finish(Config& c, const std::map<std::string, int, std::less<>>& lines, boo
         c.aliases = std::make_shared<const AliasTable>(
             load_aliases(c.aliases_file, c.default_region, check, errors));
     }
+    if (!c.sender_rules_file.empty())
+        c.sender_rules = std::make_shared<const SenderRules>(
+            load_sender_rules(c.sender_rules_file, c.aliases.get(), errors));
     if (auto at = c.failure_notice.rfind('@'); at != std::string::npos) {
         std::string domain = to_lower(c.failure_notice.substr(at + 1));
         for (const auto& d : c.gateway_domains)

@@ -7,6 +7,7 @@
 
 #include "shared/address.h"
 #include "shared/policy/aliases.h"
+#include "shared/policy/sender_rules.h"
 #include "shared/strings.h"
 
 namespace smsm {
@@ -65,6 +66,17 @@ const std::vector<PhoneNumber>* find_alias(const Config& cfg, const GatewayMatch
     return cfg.aliases && !gateway.carrier ? cfg.aliases->find(local) : nullptr;
 }
 
+// sender_rules: the first rule for the sender decides; no rule, no SMS.
+void apply_rules(const Config& cfg, const Envelope& env, RcptDecision& d) {
+    const SenderRule* rule = cfg.sender_rules->match(bare_address(env.sender));
+    d.rule_line = rule ? rule->line : 0;
+    if (rule && rule->allows(d.number ? d.number->e164 : "", d.alias)) return;
+    d.reply = replies::destination_denied();
+    d.number.reset();
+    d.alias.clear();
+    d.numbers.clear();
+}
+
 }  // namespace
 
 RcptDecision decide_rcpt(const Config& cfg, const Envelope& env, std::string_view rcpt) {
@@ -92,6 +104,7 @@ RcptDecision decide_rcpt(const Config& cfg, const Envelope& env, std::string_vie
     } else {
         d.reply = replies::bad_number();
     }
+    if (d.reply.action == Reply::Action::Continue && cfg.sender_rules) apply_rules(cfg, env, d);
     return d;
 }
 

@@ -32,6 +32,7 @@ struct RcptDecision {
     std::optional<PhoneNumber> number;       // set when gateway, allowed and a number
     std::string alias;                       // set when gateway, allowed and an alias
     std::vector<PhoneNumber> numbers;        // what to text when allowed: 1, or the alias's
+    int rule_line = 0;                       // the sender_rules line that decided; 0: none
 };
 
 // A domain whose recipients are SMS: the region its national numbers are read in, and the

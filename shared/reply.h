@@ -40,6 +40,10 @@ inline Reply local_denied() {
 inline Reply auth_required() {
     return Reply::reject("5.7.1", "SMS requires SMTP authentication");
 }
+// sender_rules: this sender may not text this number or alias.
+inline Reply destination_denied() {
+    return Reply::reject("5.7.1", "Destination not permitted for this sender");
+}
 inline Reply country_denied() {
     return Reply::reject("5.7.1", "Destination country not permitted");
 }

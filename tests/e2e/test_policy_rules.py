@@ -7,6 +7,8 @@ Milter instances, each behind its own smtpd listener in the one sandbox Postfix:
            allowed_number_types is the man page's example (toll-free added)
   plain    the defaults: carrier_domains = no, allowed_number_types without toll_free;
            aliases = a copy of conf-examples/aliases (changed and reloaded with SIGUSR1)
+  rules    aliases and sender_rules: conf-examples/aliases and conf-examples/sender_rules as
+           shipped; allowed_senders empty (any sender)
   local    Postfix's non_smtpd_milters (mail submitted with sendmail(1)): local_submission
            = no, then restarted with yes; its notices go through the sandbox's sendmail
 Every mail carries a unique tag in its subject; each case looks only at its own SMS, sink
@@ -81,6 +83,10 @@ def setUpModule():
                                   "allowed_countries": "US, CA, GB",
                                   "allowed_number_types": man5_example("allowed_number_types")}},
         "plain": {"overrides": {"aliases": aliases_copy}},
+        "rules": {"overrides": {"aliases": doc_snippets.repo_path("conf-examples/aliases"),
+                                "sender_rules":
+                                    doc_snippets.repo_path("conf-examples/sender_rules"),
+                                "allowed_senders": None}},
         "local": {"overrides": {"sendmail_command": sandbox_sendmail}},
     }, main_cf=[lambda env: "non_smtpd_milters = " + env.milters["local"].postfix_milter()])
     unittest.addModuleCleanup(env.stop)
@@ -267,6 +273,44 @@ class PolicyRules(unittest.TestCase):
             with open(path, "w") as f:
                 f.write(shipped)
             m.proc.send_signal(signal.SIGUSR1)
+
+    # ---- sender_rules ------------------------------------------------------------------------
+    def test_sender_rule_refuses_one_destination_and_allows_another(self):
+        tag, ok, no = new_tag(), "4155550199@sms.example.com", "6135550123@sms.example.com"
+        r = self.send("rules", [no, ok, "oncall@sms.example.com"], tag,
+                      sender="nagios@mon.example.com")
+        self.assertEqual(r.rcpts[no], (550, "5.7.1 Destination not permitted for this sender"), r)
+        self.assertEqual([r.rcpts[ok][0], r.rcpts["oncall@sms.example.com"][0], r.data[0]],
+                         [250, 250, 250], r)
+        want = sorted(self.ONCALL + ["+14155550199"])  # the alias is named in the rule
+        got = self.sms_with(tag, count=len(want))
+        self.assertEqual(sorted(m["to"] for m in got), want,
+                         ENV.milters["rules"].log_text()[-2000:])
+        self.assertRegex(ENV.milters["rules"].log_text(),
+                         r"reject: RCPT from \[127\.0\.0\.1\]: 550 5\.7\.1 Destination not "
+                         r"permitted for this sender; from=<nagios@mon\.example\.com> "
+                         r"to=<\*\*\*0123@sms\.example\.com>")
+
+    def test_sender_rules_first_match_decides(self):
+        cases = [("printer@mon.example.com", "4155550199@sms.example.com", False),  # nobody
+                 ("ops@mon.example.com", "+14155550103@sms.example.com", False),  # not line 4
+                 ("ops@mon.example.com", "dba@sms.example.com", True),
+                 ("ops@mon.example.com", "oncall@sms.example.com", False),
+                 ("alerts@example.com", "+14155550103@sms.example.com", True),  # the * line
+                 ("alerts@example.com", "dba@sms.example.com", False)]
+        for sender, rcpt, allowed in cases:
+            with self.subTest(sender=sender, rcpt=rcpt):
+                r = self.send("rules", [rcpt], new_tag(), sender=sender)
+                self.assertEqual(r.rcpts[rcpt][0], 250 if allowed else 550, r)
+        lines = self.render("rules", "dba@sms.example.com")  # from alerts@example.com: line 20
+        self.assertEqual(lines, ["<dba@sms.example.com>: 550 5.7.1 Destination not permitted "
+                                 "for this sender (sender_rules line 20)"])
+
+    def test_sender_rules_in_the_man_page_are_the_example(self):
+        with open(doc_snippets.repo_path("packaging/sms-milter.conf.5")) as f:
+            man = f.read().split("\n.B sender_rules\n", 1)[1].split(".ft CR\n", 1)[1]
+        self.assertEqual(man.split("\n.ft\n", 1)[0].split("\n"),
+                         doc_snippets.settings("conf-examples/sender_rules"))
 
     # ---- local_submission ------------------------------------------------------------------
     def sendmail(self, rcpts, tag, sender=SENDER):

@@ -1,0 +1,140 @@
+// The sender_rules file: parsing and matching (see sender_rules.h).
+#include "shared/policy/sender_rules.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <regex>
+
+#include "shared/policy/aliases.h"
+#include "shared/strings.h"
+
+namespace smsm {
+
+namespace {
+
+constexpr std::size_t kMaxFileBytes = 1 << 20;
+constexpr std::size_t kMaxRules = 10000;
+
+bool valid_sender(const std::string& s) {
+    static const std::regex re(
+        "\\*|<>|@[a-z0-9]([a-z0-9.-]*[a-z0-9])?|[^@\\s<>]+@[a-z0-9]([a-z0-9.-]*[a-z0-9])?");
+    return std::regex_match(s, re);
+}
+
+// One destination pattern; sets error when it is not one.
+SenderRule::Destination parse_destination(const std::string& item, const AliasTable* aliases,
+                                          std::string& error) {
+    using Kind = SenderRule::Destination::Kind;
+    static const std::regex number("\\+[1-9][0-9]{1,14}"), prefix("\\+[0-9]{0,15}\\*");
+    if (item == "*") return {Kind::Any, ""};
+    if (std::regex_match(item, number)) return {Kind::Number, item};
+    if (std::regex_match(item, prefix)) return {Kind::Prefix, item.substr(0, item.size() - 1)};
+    std::string name = to_lower(item);
+    if (item.front() == '+' || item.front() == '*' || (item.front() >= '0' && item.front() <= '9'))
+        error = fmt::format("\"{}\" is not +E164, +PREFIX*, * or an alias name", printable(item));
+    else if (!aliases || !aliases->find(name))
+        error = fmt::format("\"{}\" is not an alias of the aliases file", printable(item));
+    return {Kind::Alias, name};
+}
+
+}  // namespace
+
+bool SenderRule::allows(std::string_view e164, std::string_view alias) const {
+    using Kind = Destination::Kind;
+    return std::any_of(destinations.begin(), destinations.end(), [&](const Destination& d) {
+        if (!alias.empty()) return d.kind == Kind::Alias && d.value == alias;
+        switch (d.kind) {
+            case Kind::Any:
+                return true;
+            case Kind::Number:
+                return d.value == e164;
+            case Kind::Prefix:
+                return e164.substr(0, d.value.size()) == d.value;
+            case Kind::Alias:
+                return false;
+        }
+        return false;
+    });
+}
+
+const SenderRule* SenderRules::match(std::string_view sender) const {
+    auto at = sender.rfind('@');
+    std::string_view domain = at == std::string_view::npos ? "" : sender.substr(at);
+    for (const auto& r : rules) {
+        if (r.sender == "*" || (r.sender == "<>" && sender.empty()) ||
+            (!sender.empty() && (r.sender == sender || (!domain.empty() && r.sender == domain))))
+            return &r;
+    }
+    return nullptr;
+}
+
+SenderRules load_sender_rules(const std::string& path, const AliasTable* aliases,
+                              std::vector<std::string>& errors) {
+    SenderRules out;
+    out.source = path;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        errors.push_back(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+        return out;
+    }
+    std::string line;
+    std::size_t bytes = 0;
+    int lineno = 0;
+    bool continuable = false;
+    auto add_destinations = [&](std::string_view text, SenderRule& rule) {
+        for (const auto& item : split_list(text)) {
+            std::string error;
+            auto d = parse_destination(item, aliases, error);
+            if (!error.empty())
+                errors.push_back(fmt::format("{}:{}: {}", path, lineno, error));
+            else
+                rule.destinations.push_back(std::move(d));
+        }
+    };
+    while (std::getline(in, line)) {
+        ++lineno;
+        bytes += line.size() + 1;
+        if (bytes > kMaxFileBytes) {
+            errors.push_back(
+                fmt::format("{}:{}: file larger than {} bytes", path, lineno, kMaxFileBytes));
+            break;
+        }
+        std::string_view content = trim(line);
+        if (content.empty() || content.front() == '#') continue;
+        if (line.front() == ' ' || line.front() == '\t') {
+            if (!continuable)
+                errors.push_back(
+                    fmt::format("{}:{}: continuation line without a rule", path, lineno));
+            else
+                add_destinations(content, out.rules.back());
+            continue;
+        }
+        continuable = false;
+        auto space = content.find_first_of(" \t");
+        std::string sender = to_lower(content.substr(0, space));
+        std::string_view rest = space == std::string_view::npos ? "" : content.substr(space);
+        if (!valid_sender(sender)) {
+            errors.push_back(
+                fmt::format("{}:{}: \"{}\" is not a sender pattern (user@domain, @domain, <> or *)",
+                            path, lineno, printable(sender)));
+            continue;
+        }
+        if (out.rules.size() >= kMaxRules) {
+            errors.push_back(fmt::format("{}:{}: more than {} rules", path, lineno, kMaxRules));
+            break;
+        }
+        SenderRule rule;
+        rule.line = lineno;
+        rule.sender = sender;
+        add_destinations(rest, rule);
+        out.rules.push_back(std::move(rule));
+        continuable = true;
+    }
+    return out;
+}
+
+}  // namespace smsm
