@@ -17,10 +17,10 @@
 #include <string>
 #include <string_view>
 
-#include "shared/html_text.h"
-#include "shared/message_text.h"
-#include "shared/mime_limit.h"
-#include "shared/segments.h"
+#include "shared/text/html_text.h"
+#include "shared/text/message_text.h"
+#include "shared/text/mime_limit.h"
+#include "shared/text/segments.h"
 
 namespace {
 
@@ -32,7 +32,7 @@ constexpr std::size_t kTwilioMaxUnits = 1600;
     __builtin_trap();
 }
 
-// Strict UTF-8 check, written independently of shared/segments.cpp's decoder.
+// Strict UTF-8 check, written independently of shared/text/segments.cpp's decoder.
 bool valid_utf8(std::string_view s) {
     std::size_t i = 0;
     while (i < s.size()) {

@@ -13,8 +13,8 @@
 #include <optional>
 #include <string>
 
-#include "shared/log.h"
-#include "shared/session.h"
+#include "shared/base/log.h"
+#include "shared/session/session.h"
 
 namespace smsm {
 

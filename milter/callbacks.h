@@ -1,9 +1,9 @@
 // The libmilter glue: registration and the xxfi_* callbacks.
 #pragma once
 
-#include "shared/config_holder.h"
-#include "shared/outbox.h"
-#include "shared/sender.h"
+#include "shared/config/config_holder.h"
+#include "shared/delivery/outbox.h"
+#include "shared/delivery/sender.h"
 
 namespace smsm {
 

@@ -18,7 +18,7 @@
 #include <stdexcept>
 
 #include "milter/privileges.h"
-#include "shared/milter_socket.h"
+#include "shared/config/milter_socket.h"
 
 namespace smsm {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "shared/config.h"
+#include "shared/config/config.h"
 
 namespace smsm {
 

@@ -8,8 +8,8 @@
 
 #include "milter/check_access.h"
 #include "milter/commands.h"
-#include "shared/milter_socket.h"
-#include "shared/twilio.h"
+#include "shared/config/milter_socket.h"
+#include "shared/delivery/twilio.h"
 
 namespace smsm {
 

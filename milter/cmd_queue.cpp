@@ -7,9 +7,9 @@
 #include <ctime>
 
 #include "milter/commands.h"
-#include "shared/log.h"
-#include "shared/outbox.h"
-#include "shared/strings.h"
+#include "shared/base/log.h"
+#include "shared/base/strings.h"
+#include "shared/delivery/outbox.h"
 
 namespace smsm {
 

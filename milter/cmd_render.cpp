@@ -8,10 +8,10 @@
 #include <nlohmann/json.hpp>
 
 #include "milter/commands.h"
-#include "shared/log.h"
-#include "shared/message_text.h"
-#include "shared/segments.h"
-#include "shared/session.h"
+#include "shared/base/log.h"
+#include "shared/session/session.h"
+#include "shared/text/message_text.h"
+#include "shared/text/segments.h"
 
 namespace smsm {
 

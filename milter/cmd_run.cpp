@@ -18,9 +18,9 @@
 #include "milter/commands.h"
 #include "milter/privileges.h"
 #include "milter/signals.h"
-#include "shared/log.h"
-#include "shared/message_text.h"
-#include "shared/milter_socket.h"
+#include "shared/base/log.h"
+#include "shared/config/milter_socket.h"
+#include "shared/text/message_text.h"
 
 namespace smsm {
 

@@ -4,9 +4,9 @@
 #include <fmt/format.h>
 
 #include "milter/commands.h"
-#include "shared/phone.h"
-#include "shared/segments.h"
-#include "shared/twilio.h"
+#include "shared/delivery/twilio.h"
+#include "shared/policy/phone.h"
+#include "shared/text/segments.h"
 
 namespace smsm {
 

@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "milter/commands.h"
-#include "shared/config.h"
+#include "shared/config/config.h"
 #include "shared/policy/carrier_domains.h"
 
 namespace smsm {

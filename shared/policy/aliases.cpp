@@ -9,7 +9,7 @@
 #include <fstream>
 #include <regex>
 
-#include "shared/strings.h"
+#include "shared/base/strings.h"
 
 namespace smsm {
 

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "shared/phone.h"
+#include "shared/policy/phone.h"
 
 namespace smsm {
 

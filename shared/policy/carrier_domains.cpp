@@ -9,7 +9,7 @@
 
 #include <algorithm>
 
-#include "shared/strings.h"
+#include "shared/base/strings.h"
 
 namespace smsm {
 

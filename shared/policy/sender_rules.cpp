@@ -9,8 +9,8 @@
 #include <fstream>
 #include <regex>
 
+#include "shared/base/strings.h"
 #include "shared/policy/aliases.h"
-#include "shared/strings.h"
 
 namespace smsm {
 

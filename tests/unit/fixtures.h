@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "shared/config.h"
+#include "shared/config/config.h"
 
 namespace smsm::test {
 

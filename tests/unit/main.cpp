@@ -2,8 +2,8 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
-#include "shared/log.h"
-#include "shared/message_text.h"
+#include "shared/base/log.h"
+#include "shared/text/message_text.h"
 
 int main(int argc, char** argv) {
     smsm::message_text_init();

@@ -1,8 +1,8 @@
 // Bounded capture: the limit holds, and parts after a huge attachment are still seen.
 #include <doctest/doctest.h>
 
-#include "shared/body_capture.h"
-#include "shared/message_text.h"
+#include "shared/text/body_capture.h"
+#include "shared/text/message_text.h"
 
 using namespace smsm;
 

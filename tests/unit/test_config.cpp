@@ -1,8 +1,8 @@
 // Config parsing and validation: the table, Postfix syntax, FILE:LINE errors, secret files.
 #include <doctest/doctest.h>
 
-#include "shared/config.h"
-#include "shared/milter_socket.h"
+#include "shared/config/config.h"
+#include "shared/config/milter_socket.h"
 #include "tests/unit/fixtures.h"
 
 using smsm::load_config;

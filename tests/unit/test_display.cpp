@@ -2,8 +2,8 @@
 // breaks (indented) and masks every other control character.
 #include <doctest/doctest.h>
 
-#include "shared/notice.h"
-#include "shared/strings.h"
+#include "shared/base/strings.h"
+#include "shared/delivery/notice.h"
 
 using namespace smsm;
 

@@ -1,8 +1,8 @@
 // Mail to SMS text: decoding through GMime and shaping (SPEC §6, the simple cases).
 #include <doctest/doctest.h>
 
-#include "shared/html_text.h"
-#include "shared/message_text.h"
+#include "shared/text/html_text.h"
+#include "shared/text/message_text.h"
 
 using namespace smsm;
 

@@ -1,4 +1,4 @@
-// The MIME structure budget (shared/mime_limit.h): floods of parts, header lines and address
+// The MIME structure budget (shared/text/mime_limit.h): floods of parts, header lines and address
 // or parameter fields are cut, GMime never builds more than was counted, the text of the
 // first parts survives, and ordinary mail passes unchanged.
 #include <doctest/doctest.h>
@@ -6,8 +6,8 @@
 
 #include <string>
 
-#include "shared/message_text.h"
-#include "shared/mime_limit.h"
+#include "shared/text/message_text.h"
+#include "shared/text/mime_limit.h"
 
 using namespace smsm;
 

@@ -1,10 +1,10 @@
 // Phone number parsing, masking, CIDR matching and address splitting.
 #include <doctest/doctest.h>
 
-#include "shared/address.h"
-#include "shared/cidr.h"
-#include "shared/mask.h"
-#include "shared/phone.h"
+#include "shared/base/mask.h"
+#include "shared/policy/address.h"
+#include "shared/policy/cidr.h"
+#include "shared/policy/phone.h"
 
 using namespace smsm;
 

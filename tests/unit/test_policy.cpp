@@ -3,8 +3,8 @@
 
 #include <set>
 
-#include "shared/policy.h"
-#include "shared/strings.h"
+#include "shared/base/strings.h"
+#include "shared/policy/policy.h"
 #include "tests/unit/fixtures.h"
 
 using namespace smsm;

@@ -2,7 +2,7 @@
 // units, surrogate pairs never split), and the boundaries carriers use.
 #include <doctest/doctest.h>
 
-#include "shared/segments.h"
+#include "shared/text/segments.h"
 
 using namespace smsm;
 

@@ -8,8 +8,8 @@
 #include <set>
 #include <thread>
 
-#include "shared/config_holder.h"
-#include "shared/sender.h"
+#include "shared/config/config_holder.h"
+#include "shared/delivery/sender.h"
 #include "tests/unit/fixtures.h"
 
 using namespace smsm;

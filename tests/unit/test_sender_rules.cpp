@@ -1,8 +1,8 @@
 // sender_rules: the first matching sender line decides which numbers and aliases it may text.
 #include <doctest/doctest.h>
 
-#include "shared/policy.h"
 #include "shared/policy/aliases.h"
+#include "shared/policy/policy.h"
 #include "shared/policy/sender_rules.h"
 #include "tests/unit/fixtures.h"
 

@@ -7,9 +7,9 @@
 #include <set>
 #include <thread>
 
-#include "shared/group_commit.h"
-#include "shared/message_text.h"
-#include "shared/session.h"
+#include "shared/delivery/group_commit.h"
+#include "shared/session/session.h"
+#include "shared/text/message_text.h"
 #include "tests/unit/fixtures.h"
 
 using namespace smsm;

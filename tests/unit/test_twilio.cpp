@@ -1,8 +1,8 @@
 // Classification of Twilio's answers (SPEC §7) and the retry backoff.
 #include <doctest/doctest.h>
 
-#include "shared/sender.h"
-#include "shared/twilio.h"
+#include "shared/delivery/sender.h"
+#include "shared/delivery/twilio.h"
 
 using namespace smsm;
 using K = SendResult::Kind;

@@ -1,0 +1,102 @@
+// The daemon's configuration: one immutable snapshot per load. Parsing and validation are
+// driven by the declarative key table in config_table.cpp; see sms-milter.conf(5).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shared/policy/cidr.h"
+#include "shared/policy/phone.h"
+
+namespace smsm {
+
+enum class LogTo {
+    Syslog,
+    Stderr,
+    Nowhere,  // not configurable: for commands like `render` that print their own results
+};
+
+// What to do with a job of uncertain outcome when Twilio's message list cannot be read.
+enum class LookupFailure { Defer, Resend, Fail };
+
+struct AliasTable;   // shared/policy/aliases.h
+struct SenderRules;  // shared/policy/sender_rules.h
+
+// A gateway domain and the region its national numbers belong to ("txt.example.ca:CA").
+struct GatewayDomain {
+    std::string name;    // lowercased
+    std::string region;  // ISO 3166, upper case; empty: default_region
+};
+
+struct Config {
+    std::string source;  // the file it was read from
+
+    std::string milter_socket;
+    std::vector<GatewayDomain> gateway_domains;
+    bool carrier_domains = false;  // also the shipped carrier domains (shared/policy/)
+    std::string default_region;    // ISO 3166 alpha-2, upper case
+    std::vector<std::string> allowed_countries;
+    std::vector<NumberType> allowed_number_types;
+    std::string aliases_file;                         // empty: no aliases
+    std::shared_ptr<const AliasTable> aliases;        // loaded with the config; null: none
+    std::string sender_rules_file;                    // empty: no sender rules
+    std::shared_ptr<const SenderRules> sender_rules;  // loaded with the config; null: none
+    std::vector<Cidr> allowed_clients;
+    std::vector<std::string> allowed_senders;  // lowercased "user@dom" or "@dom"
+    bool require_sasl_auth = false;
+    bool local_submission = false;  // mail submitted on the MTA host may text
+
+    std::string twilio_account_sid;
+    std::string twilio_auth_token_file;
+    std::string twilio_api_key_sid;
+    std::string twilio_api_key_secret_file;
+    std::string twilio_from;
+    std::string twilio_messaging_service_sid;
+    std::string twilio_api_url;
+    std::string twilio_ca_file;
+    std::chrono::seconds twilio_timeout{30};
+
+    std::string state_directory;
+    std::size_t body_size_limit = 0;
+    int max_segments = 4;
+    bool gsm_transliterate = true;
+    std::string sms_template;
+    std::string body_cut_marker;
+    std::chrono::seconds minimal_backoff_time{10};
+    std::chrono::seconds maximal_backoff_time{300};
+    std::chrono::seconds max_queue_lifetime{5 * 86400};
+    std::chrono::seconds duplicate_window{3600};
+    std::chrono::seconds outbox_retention{7 * 86400};
+    std::chrono::seconds eom_wait{0};
+    int send_concurrency = 16;
+    LookupFailure lookup_failure_action = LookupFailure::Defer;
+    std::string failure_notice;                 // empty: none; "sender"; or an address
+    std::vector<std::string> sendmail_command;  // argv
+
+    std::string run_as_user;  // empty: stay as started
+
+    LogTo log_to = LogTo::Syslog;
+    bool log_full_numbers = false;
+
+    // Filled from the secret files at load time; never logged.
+    std::string twilio_user;    // account SID or API key SID
+    std::string twilio_secret;  // auth token or API key secret
+};
+
+struct ConfigLoad {
+    std::shared_ptr<const Config> config;  // null when there are errors
+    std::vector<std::string> errors;       // "FILE:LINE: text"
+};
+
+// Reads, validates and (unless skip_secrets) loads the secret files.
+ConfigLoad load_config(const std::string& path, bool skip_secrets = false);
+
+// One line per key for `sms-milter help config`: name, default and meaning.
+std::string describe_config_keys();
+
+// Default config file.
+inline constexpr const char* kDefaultConfigPath = "/etc/sms-milter/sms-milter.conf";
+
+}  // namespace smsm

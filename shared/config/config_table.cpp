@@ -1,0 +1,433 @@
+// The declarative config table: every key with its default, validator and help text. It
+// drives parsing, `sms-milter check` and `sms-milter help config`.
+#include <fmt/format.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <regex>
+#include <stdexcept>
+
+#include "shared/base/strings.h"
+#include "shared/config/config.h"
+#include "shared/config/config_file.h"
+#include "shared/config/secret.h"
+#include "shared/policy/aliases.h"
+#include "shared/policy/carrier_domains.h"
+#include "shared/policy/phone.h"
+#include "shared/policy/sender_rules.h"
+#include "shared/text/message_text.h"
+
+namespace smsm {
+
+namespace {
+
+using Setter = void (*)(Config&, std::string_view);
+
+struct KeyDef {
+    std::string_view name;
+    std::string_view default_value;
+    std::string_view help;
+    Setter set;
+};
+
+[[noreturn]] void bad(std::string_view what) {
+    throw std::invalid_argument(std::string(what));
+}
+
+bool parse_bool(std::string_view v) {
+    if (iequals(v, "yes")) return true;
+    if (iequals(v, "no")) return false;
+    bad("expected yes or no");
+}
+
+std::chrono::seconds parse_duration(std::string_view v, long min_s, long max_s) {
+    long n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    std::string_view unit(end, static_cast<std::size_t>(v.data() + v.size() - end));
+    long mult = unit.empty() || unit == "s" ? 1
+                : unit == "m"               ? 60
+                : unit == "h"               ? 3600
+                : unit == "d"               ? 86400
+                : unit == "w"               ? 604800
+                                            : 0;
+    if (ec != std::errc{} || end == v.data() || mult == 0 || n < 0)
+        bad("expected a time like 30s, 5m, 1h, 5d");
+    if (n > max_s || n * mult > max_s || n * mult < min_s)
+        bad(fmt::format("must be between {}s and {}s", min_s, max_s));
+    return std::chrono::seconds(n * mult);
+}
+
+std::size_t parse_size(std::string_view v, std::size_t min, std::size_t max) {
+    std::size_t n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc{} || end != v.data() + v.size()) bad("expected a number of bytes");
+    if (n < min || n > max) bad(fmt::format("must be between {} and {}", min, max));
+    return n;
+}
+
+void require_match(std::string_view v, const char* pattern, std::string_view what) {
+    if (!std::regex_match(v.begin(), v.end(), std::regex(pattern))) bad(what);
+}
+
+std::string absolute_path(std::string_view v) {
+    if (v.empty() || v.front() != '/') bad("expected an absolute path");
+    return std::string(v);
+}
+
+std::string region_code(std::string_view v) {
+    std::string r(v);
+    for (char& ch : r)
+        if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
+    if (!is_supported_region(r)) bad(fmt::format("unknown region code \"{}\"", printable(v)));
+    return r;
+}
+
+const KeyDef kKeys[] = {
+    {"milter_socket", "unix:/run/sms-milter/sms-milter.sock",
+     "where the milter listens: unix:/path (mode 0660: the MTA's user must be in the "
+     "daemon's group), or inet:PORT@HOST and inet6:PORT@HOST (unauthenticated: any local "
+     "user could bypass the policy; a warning is logged)",
+     [](Config& c, std::string_view v) {
+         require_match(v, "(inet|inet6):[0-9]{1,5}(@.+)?|(unix|local):/.+",
+                       "expected inet:PORT@HOST, inet6:PORT@HOST or unix:/PATH");
+         c.milter_socket = v;
+     }},
+    {"gateway_domains", "",
+     "recipient domains handled as SMS (required); DOMAIN:REGION reads national numbers "
+     "of that domain in REGION instead of default_region",
+     [](Config& c, std::string_view v) {
+         c.gateway_domains.clear();
+         for (auto& item : split_list(v)) {
+             auto colon = item.find(':');
+             std::string name = item.substr(0, colon);
+             require_match(name, "[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?",
+                           "expected domain names, each optionally with :REGION");
+             std::string region =
+                 colon == std::string::npos ? "" : region_code(item.substr(colon + 1));
+             c.gateway_domains.push_back({to_lower(name), region});
+         }
+     }},
+    {"carrier_domains", "no",
+     "yes: also handle mail to the well-known carrier email-to-SMS domains (vtext.com, "
+     "txt.att.net, ...; `sms-milter help carrier-domains` lists them) as SMS",
+     [](Config& c, std::string_view v) { c.carrier_domains = parse_bool(v); }},
+    {"default_region", "US", "ISO 3166 region for numbers not written in +E.164 form",
+     [](Config& c, std::string_view v) { c.default_region = region_code(v); }},
+    {"allowed_countries", "", "ISO regions that may be texted; empty: the default_region only",
+     [](Config& c, std::string_view v) {
+         c.allowed_countries.clear();
+         for (auto& r : split_list(v)) c.allowed_countries.push_back(region_code(r));
+     }},
+    {"allowed_number_types", "fixed_line, mobile, fixed_line_or_mobile",
+     "libphonenumber number types that may be texted: fixed_line, mobile, "
+     "fixed_line_or_mobile (ordinary US and Canadian numbers), voip, toll_free, "
+     "premium_rate, shared_cost, personal_number, pager, uan, voicemail",
+     [](Config& c, std::string_view v) {
+         c.allowed_number_types.clear();
+         for (auto& name : split_list(v)) {
+             auto t = number_type_from_name(to_lower(name));
+             if (!t || *t == NumberType::Unknown)
+                 bad(fmt::format("unknown number type \"{}\"", printable(name)));
+             c.allowed_number_types.push_back(*t);
+         }
+         if (c.allowed_number_types.empty()) bad("expected at least one number type");
+     }},
+    {"aliases", "",
+     "file of \"name: +E164, +E164, other-alias\" lines: name@gateway-domain texts every "
+     "number (read at start and on SIGUSR1); empty: no aliases",
+     [](Config& c, std::string_view v) { c.aliases_file = v.empty() ? "" : absolute_path(v); }},
+    {"allowed_clients", "127.0.0.0/8, ::1", "CIDRs of SMTP clients allowed to send SMS",
+     [](Config& c, std::string_view v) {
+         c.allowed_clients.clear();
+         for (auto& item : split_list(v)) {
+             auto cidr = Cidr::parse(item);
+             if (!cidr) bad(fmt::format("\"{}\" is not an address or CIDR", printable(item)));
+             c.allowed_clients.push_back(*cidr);
+         }
+     }},
+    {"allowed_senders", "",
+     "envelope senders allowed to send SMS (user@domain, or @domain for a whole "
+     "domain); empty: any",
+     [](Config& c, std::string_view v) {
+         c.allowed_senders.clear();
+         for (auto& s : split_list(v)) {
+             if (s.find('@') == std::string::npos || s.back() == '@')
+                 bad(fmt::format("\"{}\" is not user@domain or @domain", printable(s)));
+             c.allowed_senders.push_back(to_lower(s));
+         }
+     }},
+    {"sender_rules", "",
+     "file of \"sender-pattern  destination-pattern, ...\" lines: which numbers (+1415*) and "
+     "aliases each envelope sender may text; the first matching line decides; empty: no rules",
+     [](Config& c, std::string_view v) {
+         c.sender_rules_file = v.empty() ? "" : absolute_path(v);
+     }},
+    {"require_sasl_auth", "no", "yes: the SMTP session must be SASL-authenticated",
+     [](Config& c, std::string_view v) { c.require_sasl_auth = parse_bool(v); }},
+    {"local_submission", "no",
+     "yes: mail submitted on the MTA host itself (sendmail(1), Postfix pickup: no SMTP "
+     "client) may text; no: its SMS recipients are refused at end of message",
+     [](Config& c, std::string_view v) { c.local_submission = parse_bool(v); }},
+    {"twilio_account_sid", "", "Twilio account SID, AC followed by 32 hex digits (required)",
+     [](Config& c, std::string_view v) {
+         if (!v.empty())
+             require_match(v, "AC[0-9a-fA-F]{32}", "expected AC followed by 32 hex digits");
+         c.twilio_account_sid = v;
+     }},
+    {"twilio_auth_token_file", "", "file holding the account's auth token (mode 0600)",
+     [](Config& c, std::string_view v) {
+         c.twilio_auth_token_file = v.empty() ? "" : absolute_path(v);
+     }},
+    {"twilio_api_key_sid", "", "API key SID (SK...), used with twilio_api_key_secret_file",
+     [](Config& c, std::string_view v) {
+         if (!v.empty())
+             require_match(v, "SK[0-9a-fA-F]{32}", "expected SK followed by 32 hex digits");
+         c.twilio_api_key_sid = v;
+     }},
+    {"twilio_api_key_secret_file", "", "file holding the API key secret (mode 0600)",
+     [](Config& c, std::string_view v) {
+         c.twilio_api_key_secret_file = v.empty() ? "" : absolute_path(v);
+     }},
+    {"twilio_from", "", "sender: +E.164 number, short code or alphanumeric sender ID",
+     [](Config& c, std::string_view v) {
+         if (!v.empty())
+             require_match(v, "\\+[1-9][0-9]{6,14}|[0-9]{3,8}|[A-Za-z0-9 ]*[A-Za-z][A-Za-z0-9 ]*",
+                           "expected +E.164, a short code or an alphanumeric sender ID");
+         if (v.size() > 16) bad("too long");
+         c.twilio_from = v;
+     }},
+    {"twilio_messaging_service_sid", "", "Messaging Service SID (MG...), instead of twilio_from",
+     [](Config& c, std::string_view v) {
+         if (!v.empty())
+             require_match(v, "MG[0-9a-fA-F]{32}", "expected MG followed by 32 hex digits");
+         c.twilio_messaging_service_sid = v;
+     }},
+    {"twilio_api_url", "https://api.twilio.com", "API base URL (regional edges, tests); https only",
+     [](Config& c, std::string_view v) {
+         require_match(v, "https://[^/?#\\s]+/?", "expected https://HOST[:PORT]");
+         c.twilio_api_url = v.back() == '/' ? v.substr(0, v.size() - 1) : v;
+     }},
+    {"twilio_ca_file", "", "extra CA bundle to trust besides the system store",
+     [](Config& c, std::string_view v) { c.twilio_ca_file = v.empty() ? "" : absolute_path(v); }},
+    {"twilio_timeout", "30s", "limit for one Twilio request, connection included",
+     [](Config& c, std::string_view v) { c.twilio_timeout = parse_duration(v, 1, 300); }},
+    {"state_directory", "/var/lib/sms-milter", "outbox and dedup store",
+     [](Config& c, std::string_view v) { c.state_directory = absolute_path(v); }},
+    {"body_size_limit", "1048576",
+     "bytes of the message (headers and body) kept for the SMS text; past it only the "
+     "start of each later MIME part is kept",
+     [](Config& c, std::string_view v) { c.body_size_limit = parse_size(v, 1024, 64u << 20); }},
+    {"max_segments", "4",
+     "longest SMS in segments; longer text is cut on a word with a visible \"...\"",
+     [](Config& c, std::string_view v) {
+         c.max_segments = static_cast<int>(parse_size(v, 1, 10));
+     }},
+    {"gsm_transliterate", "yes",
+     "yes: map look-alikes (curly quotes, dashes, ellipsis, odd spaces) to GSM-7 when "
+     "that avoids UCS-2",
+     [](Config& c, std::string_view v) { c.gsm_transliterate = parse_bool(v); }},
+    {"sms_template", "",
+     "layout of the SMS text with {subject} {body} {from} {from_name} {sender}, \\n "
+     "for a newline; empty: subject, newline, body",
+     [](Config& c, std::string_view v) {
+         if (auto err = check_template(v); !err.empty()) bad(err);
+         c.sms_template = v;
+     }},
+    {"body_cut_marker", "", "text that ends the SMS body where it appears (e.g. ##); empty: none",
+     [](Config& c, std::string_view v) { c.body_cut_marker = v; }},
+    {"minimal_backoff_time", "10s", "first retry delay after a temporary Twilio failure",
+     [](Config& c, std::string_view v) { c.minimal_backoff_time = parse_duration(v, 1, 86400); }},
+    {"maximal_backoff_time", "5m", "longest retry delay; the delay doubles up to it",
+     [](Config& c, std::string_view v) { c.maximal_backoff_time = parse_duration(v, 1, 86400); }},
+    {"max_queue_lifetime", "5d", "how long a job may wait for Twilio before it fails for good",
+     [](Config& c, std::string_view v) {
+         c.max_queue_lifetime = parse_duration(v, 60, 30 * 86400);
+     }},
+    {"duplicate_window", "1h",
+     "how long an SMS is remembered by envelope sender, number, text, Message-ID and Date, "
+     "so that a resubmitted message texts nobody twice; 0: off",
+     [](Config& c, std::string_view v) { c.duplicate_window = parse_duration(v, 0, 7 * 86400); }},
+    {"outbox_retention", "7d",
+     "how long sent and failed jobs stay in the outbox for `sms-milter queue`",
+     [](Config& c, std::string_view v) {
+         c.outbox_retention = parse_duration(v, 3600, 365 * 86400);
+     }},
+    {"eom_wait", "0",
+     "seconds end of message may wait for Twilio's first answer (0: reply once the SMS "
+     "is queued); a permanent refusal of every SMS then becomes the SMTP reply",
+     [](Config& c, std::string_view v) { c.eom_wait = parse_duration(v, 0, 240); }},
+    {"send_concurrency", "16",
+     "Twilio requests in flight at once, over kept-alive connections; about this many SMS per "
+     "Twilio answer time go out (16 at 100 ms: up to 160 SMS/s)",
+     [](Config& c, std::string_view v) {
+         c.send_concurrency = static_cast<int>(parse_size(v, 1, 64));
+     }},
+    {"lookup_failure_action", "defer",
+     "when a job's outcome is uncertain and Twilio's message list cannot be read: "
+     "defer (look again later), resend (risk a duplicate) or fail",
+     [](Config& c, std::string_view v) {
+         if (v == "defer")
+             c.lookup_failure_action = LookupFailure::Defer;
+         else if (v == "resend")
+             c.lookup_failure_action = LookupFailure::Resend;
+         else if (v == "fail")
+             c.lookup_failure_action = LookupFailure::Fail;
+         else
+             bad("expected defer, resend or fail");
+     }},
+    {"failure_notice", "none",
+     "who is mailed when an SMS fails for good: none, sender (the envelope sender) or an address",
+     [](Config& c, std::string_view v) {
+         if (v == "none")
+             c.failure_notice.clear();
+         else if (v == "sender" || (v.find('@') != std::string_view::npos &&
+                                    v.find_first_of(" <>") == std::string_view::npos))
+             c.failure_notice = v;
+         else
+             bad("expected none, sender or an address");
+     }},
+    {"sendmail_command", "/usr/sbin/sendmail",
+     "command (with arguments) that failure notices are piped to",
+     [](Config& c, std::string_view v) {
+         c.sendmail_command = split_list(v);
+         if (c.sendmail_command.empty() || c.sendmail_command[0].front() != '/')
+             bad("expected an absolute path");
+     }},
+    {"run_as_user", "",
+     "user to become after binding the socket, when started as root (empty: stay as started; "
+     "systemd's User= is the usual way)",
+     [](Config& c, std::string_view v) {
+         if (!v.empty() && getpwnam(std::string(v).c_str()) == nullptr)
+             bad(fmt::format("no user \"{}\"", printable(v)));
+         c.run_as_user = v;
+     }},
+    {"log_to", "syslog", "syslog (facility mail) or stderr",
+     [](Config& c, std::string_view v) {
+         if (v == "syslog")
+             c.log_to = LogTo::Syslog;
+         else if (v == "stderr")
+             c.log_to = LogTo::Stderr;
+         else
+             bad("expected syslog or stderr");
+     }},
+    {"log_full_numbers", "no", "yes: log phone numbers unmasked",
+     [](Config& c, std::string_view v) { c.log_full_numbers = parse_bool(v); }},
+};
+
+const KeyDef* find_key(std::string_view name) {
+    for (const auto& k : kKeys)
+        if (k.name == name) return &k;
+    return nullptr;
+}
+
+// Checks that span several keys, and loading of the secret files.
+void finish(Config& c, const std::map<std::string, int, std::less<>>& lines, bool skip_secrets,
+            std::vector<std::string>& errors) {
+    auto where = [&](std::string_view key) {
+        auto it = lines.find(key);
+        return it == lines.end() ? c.source : fmt::format("{}:{}", c.source, it->second);
+    };
+    auto need = [&](bool ok, std::string_view key, std::string_view text) {
+        if (!ok) errors.push_back(fmt::format("{}: {}", where(key), text));
+    };
+    need(!c.gateway_domains.empty(), "gateway_domains", "gateway_domains is required");
+    need(!c.twilio_account_sid.empty(), "twilio_account_sid", "twilio_account_sid is required");
+    bool token = !c.twilio_auth_token_file.empty();
+    bool apikey = !c.twilio_api_key_sid.empty() || !c.twilio_api_key_secret_file.empty();
+    need(token != apikey, token ? "twilio_auth_token_file" : "twilio_api_key_sid",
+         "set either twilio_auth_token_file or twilio_api_key_sid with twilio_api_key_secret_file");
+    need(!apikey || (!c.twilio_api_key_sid.empty() && !c.twilio_api_key_secret_file.empty()),
+         "twilio_api_key_sid", "twilio_api_key_sid and twilio_api_key_secret_file go together");
+    need(c.twilio_from.empty() != c.twilio_messaging_service_sid.empty(), "twilio_from",
+         "set exactly one of twilio_from and twilio_messaging_service_sid");
+    need(c.minimal_backoff_time <= c.maximal_backoff_time, "maximal_backoff_time",
+         "maximal_backoff_time is less than minimal_backoff_time");
+    if (c.allowed_countries.empty()) c.allowed_countries.push_back(c.default_region);
+    if (!c.aliases_file.empty()) {
+        // An alias may list only numbers that could be texted directly.
+        auto check = [&c](const PhoneNumber& n) -> std::string {
+            const auto& countries = c.allowed_countries;
+            if (std::find(countries.begin(), countries.end(), n.region) == countries.end())
+                return fmt::format("region {} is not in allowed_countries", n.region);
+            const auto& types = c.allowed_number_types;
+            if (std::find(types.begin(), types.end(), n.type) == types.end())
+                return fmt::format("number type {} is not in allowed_number_types",
+                                   number_type_name(n.type));
+            return "";
+        };
+        c.aliases = std::make_shared<const AliasTable>(
+            load_aliases(c.aliases_file, c.default_region, check, errors));
+    }
+    if (!c.sender_rules_file.empty())
+        c.sender_rules = std::make_shared<const SenderRules>(
+            load_sender_rules(c.sender_rules_file, c.aliases.get(), errors));
+    if (auto at = c.failure_notice.rfind('@'); at != std::string::npos) {
+        std::string domain = to_lower(c.failure_notice.substr(at + 1));
+        for (const auto& d : c.gateway_domains)
+            need(d.name != domain, "failure_notice",
+                 "failure_notice must not be in a gateway domain");
+        need(!c.carrier_domains || !find_carrier_domain(domain), "failure_notice",
+             "failure_notice must not be in a carrier domain (carrier_domains = yes)");
+    }
+
+    if (token != apikey) {
+        c.twilio_user = token ? c.twilio_account_sid : c.twilio_api_key_sid;
+        std::string key = token ? "twilio_auth_token_file" : "twilio_api_key_secret_file";
+        std::string file = token ? c.twilio_auth_token_file : c.twilio_api_key_secret_file;
+        if (!skip_secrets && !file.empty()) {
+            try {
+                c.twilio_secret = read_secret_file(file);
+            } catch (const std::exception& e) {
+                errors.push_back(fmt::format("{}: {}", where(key), e.what()));
+            }
+        }
+    }
+    if (!c.twilio_ca_file.empty() && ::access(c.twilio_ca_file.c_str(), R_OK) != 0)
+        errors.push_back(
+            fmt::format("{}: cannot read {}", where("twilio_ca_file"), c.twilio_ca_file));
+}
+
+}  // namespace
+
+ConfigLoad load_config(const std::string& path, bool skip_secrets) {
+    ConfigLoad result;
+    auto cfg = std::make_shared<Config>();
+    cfg->source = path;
+    for (const auto& k : kKeys) k.set(*cfg, k.default_value);
+
+    std::map<std::string, int, std::less<>> lines;
+    for (const auto& e : read_config_entries(path, result.errors)) {
+        const KeyDef* k = find_key(e.key);
+        if (!k) {
+            result.errors.push_back(
+                fmt::format("{}:{}: unknown key \"{}\"", path, e.line, printable(e.key)));
+            continue;
+        }
+        if (auto [it, fresh] = lines.emplace(e.key, e.line); !fresh) {
+            result.errors.push_back(fmt::format("{}:{}: {} is already set at line {}", path, e.line,
+                                                e.key, it->second));
+            continue;
+        }
+        try {
+            k->set(*cfg, e.value);
+        } catch (const std::exception& ex) {
+            result.errors.push_back(fmt::format("{}:{}: {}: {}", path, e.line, e.key, ex.what()));
+        }
+    }
+    if (!result.errors.empty()) return result;
+    finish(*cfg, lines, skip_secrets, result.errors);
+    if (result.errors.empty()) result.config = std::move(cfg);
+    return result;
+}
+
+std::string describe_config_keys() {
+    std::string out;
+    for (const auto& k : kKeys)
+        out += fmt::format("{} = {}\n    {}\n", k.name, k.default_value, k.help);
+    return out;
+}
+
+}  // namespace smsm

@@ -1,0 +1,384 @@
+// The durable outbox on SQLite. Every statement goes through Stmt (RAII) and every failure
+// becomes a std::runtime_error naming the SQLite error; callers decide the SMTP outcome.
+#include "shared/delivery/outbox.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <utility>
+
+namespace smsm {
+
+namespace {
+
+constexpr std::int64_t kSchemaVersion = 1;
+constexpr const char* kSchema = R"(
+CREATE TABLE IF NOT EXISTS jobs (
+    id           INTEGER PRIMARY KEY,
+    created      INTEGER NOT NULL,
+    updated      INTEGER NOT NULL,
+    queue_id     TEXT NOT NULL,
+    sender       TEXT NOT NULL,
+    rcpt         TEXT NOT NULL,
+    number       TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('queued','sending','sent','deferred','failed')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_attempt INTEGER NOT NULL,
+    expires      INTEGER NOT NULL,
+    check_first  INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT NOT NULL DEFAULT '',
+    sid          TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs (state, next_attempt);
+CREATE TABLE IF NOT EXISTS dedup (
+    key     TEXT PRIMARY KEY,
+    created INTEGER NOT NULL,
+    job_id  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dedup_created ON dedup (created);
+)";
+
+std::int64_t to_unix(Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+std::int64_t unix_now() {
+    return to_unix(Clock::now());
+}
+
+class Stmt {
+  public:
+    Stmt(sqlite3* db, const std::string& sql) : db_(db) {
+        if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st_, nullptr) != SQLITE_OK)
+            throw std::runtime_error(fmt::format("outbox: {}", sqlite3_errmsg(db)));
+    }
+    ~Stmt() { sqlite3_finalize(st_); }
+    Stmt(const Stmt&) = delete;
+    Stmt& operator=(const Stmt&) = delete;
+
+    Stmt& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(st_, i, v)); }
+    Stmt& bind(int i, const std::string& v) {
+        return check(
+            sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+    }
+    // Returns true while there is a row.
+    bool step() {
+        int rc = sqlite3_step(st_);
+        if (rc == SQLITE_ROW) return true;
+        if (rc == SQLITE_DONE) return false;
+        throw std::runtime_error(fmt::format("outbox: {}", sqlite3_errmsg(db_)));
+    }
+    // Runs a statement that returns no rows; the number of rows it changed.
+    int run() {
+        while (step()) {
+        }
+        return sqlite3_changes(db_);
+    }
+    bool is_null(int col) const { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
+    std::int64_t integer(int col) const { return sqlite3_column_int64(st_, col); }
+    std::string text(int col) const {
+        auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
+        return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, col)))
+                 : std::string();
+    }
+
+  private:
+    Stmt& check(int rc) {
+        if (rc != SQLITE_OK)
+            throw std::runtime_error(fmt::format("outbox: {}", sqlite3_errmsg(db_)));
+        return *this;
+    }
+    sqlite3* db_;
+    sqlite3_stmt* st_ = nullptr;
+};
+
+constexpr const char* kJobColumns =
+    "id, queue_id, sender, rcpt, number, body, state, attempts, last_error, sid, check_first, "
+    "created, "
+    "next_attempt, expires";
+
+Job read_job(const Stmt& s) {
+    Job j;
+    j.id = s.integer(0);
+    j.queue_id = s.text(1);
+    j.sender = s.text(2);
+    j.rcpt = s.text(3);
+    j.number = s.text(4);
+    j.body = s.text(5);
+    j.state = s.text(6);
+    j.attempts = static_cast<int>(s.integer(7));
+    j.last_error = s.text(8);
+    j.sid = s.text(9);
+    j.check_first = s.integer(10) != 0;
+    j.created = s.integer(11);
+    j.next_attempt = s.integer(12);
+    j.expires = s.integer(13);
+    return j;
+}
+
+}  // namespace
+
+Outbox::Outbox(const std::string& state_directory) {
+    ::mkdir(state_directory.c_str(), 0700);  // an existing directory is fine
+    std::string path = state_directory + "/outbox.db";
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                             nullptr);
+    db_.reset(db);
+    if (rc != SQLITE_OK)
+        throw std::runtime_error(
+            fmt::format("cannot open {}: {}", path, db ? sqlite3_errmsg(db) : "out of memory"));
+    sqlite3_busy_timeout(db, 5000);
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=FULL");
+    exec(kSchema);
+    Stmt version(db, "PRAGMA user_version");
+    std::int64_t found = version.step() ? version.integer(0) : 0;
+    if (found > kSchemaVersion)
+        throw std::runtime_error(
+            fmt::format("{}: outbox schema version {} is newer than this program's {}", path, found,
+                        kSchemaVersion));
+    exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
+    // Outcomes that a power loss may lose harmlessly (see outbox.h) go through a second
+    // connection that commits without an fsync; same mutex, so no lock waits between them.
+    sqlite3* lazy = nullptr;
+    rc = sqlite3_open_v2(path.c_str(), &lazy, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+                         nullptr);
+    unsynced_db_.reset(lazy);
+    if (rc != SQLITE_OK)
+        throw std::runtime_error(
+            fmt::format("cannot open {}: {}", path, lazy ? sqlite3_errmsg(lazy) : "out of memory"));
+    sqlite3_busy_timeout(lazy, 5000);
+    if (sqlite3_exec(lazy, "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-256", nullptr, nullptr,
+                     nullptr) != SQLITE_OK)
+        throw std::runtime_error(fmt::format("outbox: {}", sqlite3_errmsg(lazy)));
+}
+
+void Outbox::exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string msg = err ? err : "unknown error";
+        sqlite3_free(err);
+        throw std::runtime_error(fmt::format("outbox: {}", msg));
+    }
+}
+
+EnqueueResult Outbox::enqueue(const std::vector<NewJob>& jobs, std::chrono::seconds dedup_window) {
+    return enqueue_group_.submit(EnqueueRequest{&jobs, dedup_window},
+                                 [this](std::vector<EnqueueGroup::Item*>& batch) {
+                                     std::lock_guard lock(mutex_);
+                                     enqueue_batch(batch);
+                                 });
+}
+
+// One transaction for every message waiting to be queued; each message in a savepoint of its
+// own, so that one that fails does not take the others with it. The commit (the fsync) makes
+// them all durable at once, or none of them.
+void Outbox::enqueue_batch(std::vector<EnqueueGroup::Item*>& batch) {
+    exec("BEGIN IMMEDIATE");
+    try {
+        std::int64_t now = unix_now();
+        for (auto* item : batch) {
+            exec("SAVEPOINT message");
+            try {
+                item->result = insert_jobs(*item->request->jobs, item->request->dedup_window, now);
+                exec("RELEASE message");
+            } catch (...) {
+                item->error = std::current_exception();
+                exec("ROLLBACK TO message");
+                exec("RELEASE message");
+            }
+        }
+        exec("COMMIT");
+    } catch (...) {
+        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        for (auto* item : batch) item->result.reset();  // nothing of it is durable
+        throw;
+    }
+}
+
+EnqueueResult Outbox::insert_jobs(const std::vector<NewJob>& jobs,
+                                  std::chrono::seconds dedup_window, std::int64_t now) {
+    EnqueueResult result;
+    Stmt(db_.get(), "DELETE FROM dedup WHERE created < ?1")
+        .bind(1, now - dedup_window.count())
+        .run();
+    for (const auto& j : jobs) {
+        if (!j.dedup_key.empty()) {
+            Stmt seen(db_.get(), "SELECT 1 FROM dedup WHERE key = ?1");
+            if (seen.bind(1, j.dedup_key).step()) {
+                result.ids.push_back(0);
+                ++result.duplicates;
+                continue;
+            }
+        }
+        Stmt s(db_.get(),
+               "INSERT INTO jobs (created, updated, queue_id, sender, rcpt, number, body, "
+               "state, next_attempt, "
+               "expires) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?1, ?7)");
+        s.bind(1, now).bind(2, j.queue_id).bind(3, j.sender).bind(4, j.rcpt).bind(5, j.number);
+        s.bind(6, j.body).bind(7, to_unix(j.expires)).run();
+        std::int64_t id = sqlite3_last_insert_rowid(db_.get());
+        result.ids.push_back(id);
+        if (!j.dedup_key.empty())
+            Stmt(db_.get(), "INSERT INTO dedup (key, created, job_id) VALUES (?1, ?2, ?3)")
+                .bind(1, j.dedup_key)
+                .bind(2, now)
+                .bind(3, id)
+                .run();
+    }
+    return result;
+}
+
+std::optional<Job> Outbox::claim_due() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_.get(),
+           fmt::format("UPDATE jobs SET state = 'sending', attempts = attempts + 1, updated = ?1 "
+                       "WHERE id = (SELECT id FROM jobs WHERE state IN ('queued','deferred') "
+                       "AND next_attempt <= ?1 ORDER BY next_attempt, id LIMIT 1) RETURNING {}",
+                       kJobColumns));
+    s.bind(1, unix_now());
+    std::optional<Job> job;
+    if (s.step()) job = read_job(s);
+    s.run();
+    return job;
+}
+
+std::vector<Job> Outbox::claim_due(std::size_t sends, std::size_t lookups) {
+    std::lock_guard lock(mutex_);
+    std::vector<Job> jobs;
+    if (sends == 0 && lookups == 0) return jobs;
+    exec("BEGIN IMMEDIATE");
+    try {
+        std::int64_t now = unix_now();
+        for (auto [check_first, limit] : {std::pair{0, sends}, std::pair{1, lookups}}) {
+            if (limit == 0) continue;
+            Stmt s(db_.get(),
+                   fmt::format("UPDATE jobs SET state = 'sending', attempts = attempts + 1, "
+                               "updated = ?1 WHERE id IN (SELECT id FROM jobs WHERE state IN "
+                               "('queued','deferred') AND next_attempt <= ?1 AND check_first = "
+                               "?2 ORDER BY next_attempt, id LIMIT ?3) RETURNING {}",
+                               kJobColumns));
+            s.bind(1, now).bind(2, check_first).bind(3, static_cast<std::int64_t>(limit));
+            while (s.step()) jobs.push_back(read_job(s));
+        }
+        exec("COMMIT");
+    } catch (...) {
+        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
+    std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
+        return std::pair(a.next_attempt, a.id) < std::pair(b.next_attempt, b.id);
+    });
+    return jobs;
+}
+
+std::optional<Clock::time_point> Outbox::next_due(std::optional<bool> check_first) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_.get(),
+           check_first ? "SELECT MIN(next_attempt) FROM jobs WHERE state IN ('queued','deferred') "
+                         "AND check_first = ?1"
+                       : "SELECT MIN(next_attempt) FROM jobs WHERE state IN ('queued','deferred')");
+    if (check_first) s.bind(1, *check_first ? 1 : 0);
+    if (!s.step() || s.is_null(0)) return std::nullopt;
+    return Clock::time_point(std::chrono::seconds(s.integer(0)));
+}
+
+void Outbox::mark_sent(std::int64_t id, const std::string& sid) {
+    std::lock_guard lock(mutex_);
+    Stmt(unsynced_db_.get(),
+         "UPDATE jobs SET state = 'sent', sid = ?2, last_error = '', check_first = 0, updated = ?3 "
+         "WHERE id = ?1")
+        .bind(1, id)
+        .bind(2, sid)
+        .bind(3, unix_now())
+        .run();
+}
+
+void Outbox::mark_deferred(std::int64_t id, Clock::time_point next, const std::string& error,
+                           bool check_first) {
+    std::lock_guard lock(mutex_);
+    Stmt(
+        unsynced_db_.get(),
+        "UPDATE jobs SET state = 'deferred', next_attempt = ?2, last_error = ?3, check_first = ?4, "
+        "updated = ?5 WHERE id = ?1")
+        .bind(1, id)
+        .bind(2, to_unix(next))
+        .bind(3, error)
+        .bind(4, check_first ? 1 : 0)
+        .bind(5, unix_now())
+        .run();
+}
+
+void Outbox::mark_failed(std::int64_t id, const std::string& error) {
+    std::lock_guard lock(mutex_);
+    Stmt(db_.get(), "UPDATE jobs SET state = 'failed', last_error = ?2, updated = ?3 WHERE id = ?1")
+        .bind(1, id)
+        .bind(2, error)
+        .bind(3, unix_now())
+        .run();
+}
+
+int Outbox::recover_interrupted() {
+    std::lock_guard lock(mutex_);
+    return Stmt(db_.get(),
+                "UPDATE jobs SET state = 'deferred', check_first = 1, next_attempt = ?1, updated = "
+                "?1, "
+                "last_error = 'interrupted while sending' WHERE state = 'sending'")
+        .bind(1, unix_now())
+        .run();
+}
+
+std::vector<Job> Outbox::list(std::size_t limit) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_.get(), fmt::format("SELECT {} FROM jobs ORDER BY id DESC LIMIT ?1", kJobColumns));
+    s.bind(1, static_cast<std::int64_t>(limit));
+    std::vector<Job> jobs;
+    while (s.step()) jobs.push_back(read_job(s));
+    return jobs;
+}
+
+std::optional<Job> Outbox::get(std::int64_t id) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_.get(), fmt::format("SELECT {} FROM jobs WHERE id = ?1", kJobColumns));
+    s.bind(1, id);
+    if (!s.step()) return std::nullopt;
+    return read_job(s);
+}
+
+bool Outbox::retry_now(std::int64_t id) {
+    std::lock_guard lock(mutex_);
+    return Stmt(db_.get(),
+                "UPDATE jobs SET state = 'deferred', next_attempt = ?2, updated = ?2 "
+                "WHERE id = ?1 AND state IN ('deferred','failed')")
+               .bind(1, id)
+               .bind(2, unix_now())
+               .run() == 1;
+}
+
+bool Outbox::drop(std::int64_t id) {
+    std::lock_guard lock(mutex_);
+    return Stmt(db_.get(), "DELETE FROM jobs WHERE id = ?1 AND state != 'sending'")
+               .bind(1, id)
+               .run() == 1;
+}
+
+std::map<std::string, std::int64_t> Outbox::count_by_state() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_.get(), "SELECT state, COUNT(*) FROM jobs GROUP BY state");
+    std::map<std::string, std::int64_t> counts;
+    while (s.step()) counts[s.text(0)] = s.integer(1);
+    return counts;
+}
+
+int Outbox::purge_finished(Clock::time_point cutoff) {
+    std::lock_guard lock(mutex_);
+    return Stmt(db_.get(), "DELETE FROM jobs WHERE state IN ('sent','failed') AND updated < ?1")
+        .bind(1, to_unix(cutoff))
+        .run();
+}
+
+}  // namespace smsm

@@ -1,0 +1,127 @@
+// The durable outbox: one SQLite row per SMS job, committed (WAL, synchronous=FULL) before
+// the milter answers end of message. States:
+//
+//   queued -> sending -> sent
+//                     -> deferred -> sending ...   (retry, or check Twilio first)
+//                     -> failed                    (permanent, expired, or dropped policy)
+//
+// A job whose request may have reached Twilio (5xx, timeout, crash while sending) is deferred
+// with check_first set: the sender looks it up in Twilio's message list before any resend.
+//
+// Durability: new jobs, claims (`sending`) and `failed` are fsync'd before the call returns.
+// `sent` and `deferred` are committed without an fsync of their own (a second connection
+// with synchronous=NORMAL; the next fsync'd commit carries them to disk): a process crash
+// loses nothing, and what a power loss can lose leaves the job `sending`, which the next
+// start turns into a lookup at Twilio before any resend (found: sent; not found: sent again).
+// The dedup table remembers which (sender, recipient, Message-ID, text) were queued recently.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shared/delivery/group_commit.h"
+
+namespace smsm {
+
+using Clock = std::chrono::system_clock;
+
+struct NewJob {
+    std::string queue_id;
+    std::string sender;
+    std::string rcpt;             // the RCPT argument as received
+    std::string number;           // E.164
+    std::string body;             // SMS text
+    std::string dedup_key;        // empty: no deduplication
+    Clock::time_point expires{};  // end of the queue lifetime
+};
+
+struct Job {
+    std::int64_t id = 0;
+    std::string queue_id;
+    std::string sender;
+    std::string rcpt;
+    std::string number;
+    std::string body;
+    std::string state;
+    int attempts = 0;
+    std::string last_error;
+    std::string sid;
+    bool check_first = false;
+    std::int64_t created = 0;  // unix seconds
+    std::int64_t next_attempt = 0;
+    std::int64_t expires = 0;
+};
+
+// What enqueue did with each job: its id, or 0 when it was a duplicate.
+struct EnqueueResult {
+    std::vector<std::int64_t> ids;
+    std::size_t duplicates = 0;
+};
+
+class Outbox {
+  public:
+    // Opens (creating if needed) STATE_DIRECTORY/outbox.db. Throws std::runtime_error.
+    explicit Outbox(const std::string& state_directory);
+
+    // All jobs of one message, durable when it returns; a job whose dedup key was queued
+    // within dedup_window is skipped. Concurrent calls share one transaction and one fsync
+    // (group commit). Throws when it cannot commit.
+    EnqueueResult enqueue(const std::vector<NewJob>& jobs, std::chrono::seconds dedup_window);
+
+    // Takes the next due job (queued, or deferred with its time come) and marks it sending.
+    std::optional<Job> claim_due();
+    // Takes up to `sends` due jobs without check_first and up to `lookups` due jobs with it,
+    // marks them sending with one more attempt, and commits that durably, in one transaction
+    // (one fsync), before returning them in the order they fell due.
+    std::vector<Job> claim_due(std::size_t sends, std::size_t lookups);
+    // When the next queued or deferred job falls due, if any; of those with or without
+    // check_first only, when given.
+    std::optional<Clock::time_point> next_due(std::optional<bool> check_first = std::nullopt);
+
+    void mark_sent(std::int64_t id, const std::string& sid);  // no fsync of its own
+    void mark_deferred(std::int64_t id, Clock::time_point next, const std::string& error,
+                       bool check_first);  // no fsync of its own
+    void mark_failed(std::int64_t id, const std::string& error);
+
+    // After a crash: jobs left in `sending` become deferred, due now, with check_first set.
+    int recover_interrupted();
+
+    // For `sms-milter queue`.
+    std::vector<Job> list(std::size_t limit);
+    std::optional<Job> get(std::int64_t id);
+    bool retry_now(std::int64_t id);  // deferred or failed -> due now
+    bool drop(std::int64_t id);
+    std::map<std::string, std::int64_t> count_by_state();
+
+    // Deletes sent and failed jobs last changed before the cutoff; how many.
+    int purge_finished(Clock::time_point cutoff);
+
+  private:
+    struct EnqueueRequest {
+        const std::vector<NewJob>* jobs;
+        std::chrono::seconds dedup_window;
+    };
+    using EnqueueGroup = GroupCommit<EnqueueRequest, EnqueueResult>;
+    void enqueue_batch(std::vector<EnqueueGroup::Item*>& batch);
+    EnqueueResult insert_jobs(const std::vector<NewJob>& jobs, std::chrono::seconds dedup_window,
+                              std::int64_t now);
+
+    struct Closer {
+        void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+    };
+    void exec(const char* sql);
+    std::mutex mutex_;
+    std::unique_ptr<sqlite3, Closer> db_;
+    std::unique_ptr<sqlite3, Closer> unsynced_db_;  // the same file, synchronous=NORMAL
+    EnqueueGroup enqueue_group_;  // end of message from many threads: one fsync per round
+};
+
+}  // namespace smsm

@@ -1,0 +1,562 @@
+// The sender: the dispatcher thread (outbox -> Twilio -> outbox), the lookup thread and the
+// notice thread.
+#include "shared/delivery/sender.h"
+
+#include <algorithm>
+#include <random>
+
+#include "shared/base/log.h"
+#include "shared/base/strings.h"
+#include "shared/delivery/notice.h"
+
+namespace smsm {
+
+namespace {
+constexpr auto kIdleWait = std::chrono::seconds(15);  // also how soon `queue retry` takes effect
+constexpr auto kStoreErrorWait = std::chrono::seconds(5);
+constexpr auto kAuthComplaintInterval = std::chrono::minutes(1);
+constexpr auto kProgressInterval = std::chrono::seconds(10);
+constexpr auto kPurgeInterval = std::chrono::hours(1);
+constexpr auto kLookupSlack = std::chrono::minutes(2);  // clock skew between us and Twilio
+constexpr std::size_t kLookupsOpen = 4;     // claimed for a lookup at once (one is looked up)
+constexpr std::size_t kMaxNotices = 10000;  // failure notices waiting for sendmail
+
+// retry_time() with a random jitter.
+Clock::time_point jittered_retry_time(std::chrono::seconds delay) {
+    thread_local std::mt19937 rng{std::random_device{}()};
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    return retry_time(Clock::now(), delay, u(rng));
+}
+}  // namespace
+
+Clock::time_point retry_time(Clock::time_point now, std::chrono::seconds delay, double u) {
+    using std::chrono::seconds;
+    // Rounding `now + delay` down to the second (as storing it did) made the first retry come
+    // up to a second early: 9.3 s after a deferral with minimal_backoff_time = 10s.
+    auto lo = std::chrono::ceil<seconds>((now + delay).time_since_epoch());
+    auto hi = std::chrono::floor<seconds>((now + delay + delay / 5).time_since_epoch());
+    if (hi < lo) hi = lo;
+    auto span = static_cast<double>((hi - lo).count() + 1);
+    auto pick = lo + seconds(static_cast<seconds::rep>(std::clamp(u, 0.0, 1.0) * span));
+    return Clock::time_point(std::min(pick, hi));
+}
+
+std::chrono::seconds backoff_delay(const Config& cfg, int attempts,
+                                   std::optional<std::chrono::seconds> retry_after) {
+    auto delay = cfg.minimal_backoff_time;
+    for (int i = 1; i < attempts && delay < cfg.maximal_backoff_time; ++i) delay *= 2;
+    delay = std::min(delay, cfg.maximal_backoff_time);
+    if (retry_after && *retry_after > delay) delay = *retry_after;
+    return delay;
+}
+
+// The dispatcher thread's state.
+struct Sender::Dispatch {
+    // Due jobs of one kind (to send, or to look up first): whether the last claim found none
+    // left, and when the next one falls due then.
+    struct Due {
+        bool exhausted = false;
+        Clock::time_point next{};
+    };
+    std::shared_ptr<const Config> cfg;  // what the transport was made for
+    std::unique_ptr<SmsTransport> transport;
+    std::map<std::int64_t, Job> in_flight;
+    std::deque<Job> ready;   // claimed to send, next when there is room
+    std::uint64_t seen = 0;  // generation_ at the last claim
+    Due sends, lookups;
+    Clock::time_point last_purge{};
+    std::size_t send_room() const {
+        auto max = static_cast<std::size_t>(cfg->send_concurrency);
+        return max - std::min(max, in_flight.size());
+    }
+    // Claimed beyond the room there is, so that one transaction (one fsync) serves several
+    // requests: a quarter of send_concurrency. A crash leaves them `sending`, and so looked
+    // up before they are sent, like those in flight.
+    std::size_t prefetch() const {
+        return static_cast<std::size_t>(std::max(1, cfg->send_concurrency / 4));
+    }
+};
+
+void Sender::start() {
+    if (int n = outbox_.recover_interrupted(); n > 0)
+        log::warning(
+            "{} job(s) were being sent when the daemon stopped; Twilio will be asked before any "
+            "resend",
+            n);
+    dispatcher_ = std::thread([this] { dispatch(); });
+    lookup_thread_ = std::thread([this] { look_up(); });
+    notice_thread_ = std::thread([this] { mail_notices(); });
+}
+
+void Sender::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+        wake_locked();
+    }
+    answer_cv_.notify_all();
+    lookup_cv_.notify_all();
+    if (dispatcher_.joinable()) dispatcher_.join();
+    if (lookup_thread_.joinable()) lookup_thread_.join();
+    // Claimed and not sent: due again now, looked up (again) first.
+    std::deque<Job> left;
+    {
+        std::lock_guard lock(mutex_);
+        left.swap(lookups_);
+        for (auto& job : resends_) left.push_back(std::move(job));
+        resends_.clear();
+        lookups_open_ = 0;
+    }
+    for (const auto& job : left) {
+        try {
+            outbox_.mark_deferred(job.id, Clock::now(), job.last_error, true);
+        } catch (const std::exception& e) {
+            log::error(log::Qid{job.queue_id}, "sender: {}", e.what());
+        }
+    }
+    {
+        std::lock_guard lock(mutex_);
+        notices_stopping_ = true;
+    }
+    notice_cv_.notify_all();
+    if (notice_thread_.joinable()) notice_thread_.join();
+}
+
+void Sender::wake() {
+    std::lock_guard lock(mutex_);
+    wake_locked();
+}
+
+void Sender::wake_locked() {
+    ++generation_;
+    if (transport_) transport_->wake();
+}
+
+void Sender::dispatch() {
+    Dispatch d;
+    for (;;) {
+        bool stopping;
+        {
+            std::lock_guard lock(mutex_);
+            stopping = stopping_;
+        }
+        if (stopping && d.in_flight.empty()) break;
+        try {
+            bool ready = refresh_transport(d);
+            if (ready && !stopping) take_due(d);
+            for (auto& done : d.transport->run(run_until(d, ready && !stopping))) {
+                auto it = d.in_flight.find(done.tag);
+                if (it == d.in_flight.end()) continue;
+                Job job = std::move(it->second);
+                d.in_flight.erase(it);
+                finish_job(job, done.result, *d.cfg);
+            }
+        } catch (const std::exception& e) {
+            log::error("sender: {}", e.what());
+            // Pause (the store may be busy, or libcurl out of memory), yet stop when told.
+            std::unique_lock lock(mutex_);
+            auto seen = generation_;
+            answer_cv_.wait_for(lock, kStoreErrorWait,
+                                [&] { return stopping_ || generation_ != seen; });
+        }
+    }
+    {
+        std::lock_guard lock(mutex_);
+        transport_ = nullptr;
+    }
+    for (const auto& job : d.ready) {  // claimed, never sent: due again as they were
+        try {
+            outbox_.mark_deferred(job.id, Clock::now(), job.last_error, false);
+        } catch (const std::exception& e) {
+            log::error(log::Qid{job.queue_id}, "sender: {}", e.what());
+        }
+    }
+}
+
+// How long the transport may run before the dispatcher looks at the outbox again: until a
+// job falls due that there is room for, or kIdleWait (`queue retry` from another process).
+// Requests that end, wake() and lookups that are done return earlier.
+std::chrono::steady_clock::time_point Sender::run_until(const Dispatch& d, bool may_start) {
+    auto now = Clock::now();
+    auto next = now + kIdleWait;
+    if (may_start) {
+        bool lookup_room;
+        {
+            std::lock_guard lock(mutex_);
+            lookup_room = lookups_open_ < kLookupsOpen;
+        }
+        if (d.send_room() > 0) next = std::min(next, d.sends.exhausted ? d.sends.next : now);
+        if (lookup_room) next = std::min(next, d.lookups.exhausted ? d.lookups.next : now);
+    }
+    return std::chrono::steady_clock::now() +
+           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+               std::max(next - now, Clock::duration::zero()));
+}
+
+// A new transport after a reload that changed the configuration, once the old one has
+// nothing in flight (new credentials, URL or CA file apply to new requests only). False
+// while requests must wait for it.
+bool Sender::refresh_transport(Dispatch& d) {
+    auto cfg = config_.get();
+    if (cfg == d.cfg && d.transport) return true;
+    if (!d.in_flight.empty()) return false;
+    auto fresh = twilio_.transport(*cfg);
+    {
+        std::lock_guard lock(mutex_);
+        transport_ = fresh.get();
+    }
+    d.transport = std::move(fresh);
+    d.cfg = cfg;
+    return true;
+}
+
+// Starts what may start: jobs back from a lookup first, then jobs claimed before, then due
+// jobs from the outbox, claimed in one transaction: as many as there is room for and a few
+// more (prefetch), and up to kLookupsOpen for the lookup thread.
+void Sender::take_due(Dispatch& d) {
+    std::vector<Job> back;
+    std::size_t lookup_room;
+    std::uint64_t generation;
+    Clock::time_point deferred[2];
+    {
+        std::lock_guard lock(mutex_);
+        while (back.size() < d.send_room() && !resends_.empty()) {
+            back.push_back(std::move(resends_.front()));
+            resends_.pop_front();
+        }
+        lookup_room = kLookupsOpen - std::min(kLookupsOpen, lookups_open_);
+        generation = generation_;
+        for (int i = 0; i < 2; ++i)
+            deferred[i] = std::exchange(deferred_[i], Clock::time_point::max());
+    }
+    for (const auto& job : back) start_job(d, job, true);
+    while (d.send_room() > 0 && !d.ready.empty()) {
+        Job job = std::move(d.ready.front());
+        d.ready.pop_front();
+        start_job(d, job, false);
+    }
+
+    auto now = Clock::now();
+    if (Clock::now() - d.last_purge > kPurgeInterval) {
+        d.last_purge = now;
+        if (int n = outbox_.purge_finished(now - d.cfg->outbox_retention); n > 0)
+            log::info("outbox: removed {} finished job(s) older than outbox_retention", n);
+    }
+    if (generation != d.seen) {  // new jobs (never check_first): look again
+        d.seen = generation;
+        d.sends.exhausted = false;
+    }
+    d.sends.next = std::min(d.sends.next, deferred[0]);  // deferred since the last claim
+    d.lookups.next = std::min(d.lookups.next, deferred[1]);
+    for (auto* due : {&d.sends, &d.lookups})
+        if (due->exhausted && now >= due->next) due->exhausted = false;
+    std::size_t room = d.send_room();
+    std::size_t sends = d.sends.exhausted || room == 0 ? 0 : room + d.prefetch();
+    std::size_t lookups = d.lookups.exhausted ? 0 : lookup_room;
+    if (sends + lookups == 0) return;
+    std::vector<Job> jobs;
+    try {
+        jobs = outbox_.claim_due(sends, lookups);
+    } catch (...) {
+        // Look again a little later, not at once and again.
+        d.sends = d.lookups = {true, now + kStoreErrorWait};
+        throw;
+    }
+    std::size_t got_sends = 0, got_lookups = 0;
+    for (auto& job : jobs) {
+        ++(job.check_first ? got_lookups : got_sends);
+        if (job.check_first || d.send_room() > 0)
+            start_job(d, job, false);
+        else
+            d.ready.push_back(std::move(job));
+    }
+    // Fewer than asked for: none of that kind is due now; when is the next?
+    auto until_next = [&](Dispatch::Due& due, bool check_first) {
+        auto next = outbox_.next_due(check_first);
+        due = {true, next && *next > now ? std::min(*next, now + kIdleWait) : now + kIdleWait};
+    };
+    if (sends > 0 && got_sends < sends) until_next(d.sends, false);
+    if (lookups > 0 && got_lookups < lookups) until_next(d.lookups, true);
+}
+
+// A claimed job: expired, to be looked up first, or sent now.
+void Sender::start_job(Dispatch& d, const Job& job, bool looked_up) {
+    const Config& cfg = *d.cfg;
+    try {
+        if (expired(job, cfg)) return;
+        if (job.check_first && !looked_up) {
+            {
+                std::lock_guard lock(mutex_);
+                ++lookups_open_;
+                lookups_.push_back(job);
+            }
+            lookup_cv_.notify_one();
+            return;
+        }
+        d.transport->submit(job.id, job.number, job.body);
+        d.in_flight.emplace(job.id, job);
+    } catch (const std::exception& e) {
+        recover(job, cfg, e);
+    }
+}
+
+// A job that cannot go on for an internal reason (the store is busy, say) must not stay in
+// `sending`: it is deferred with check_first, as after a crash.
+void Sender::recover(const Job& job, const Config& cfg, const std::exception& e) {
+    log::error(log::Qid{job.queue_id}, "sender: {}; Twilio will be asked before any resend",
+               e.what());
+    try {
+        auto next = retry_time(Clock::now(), cfg.minimal_backoff_time, 0.0);
+        outbox_.mark_deferred(job.id, next, e.what(), true);
+        deferred_until(next, true);
+    } catch (const std::exception& again) {
+        log::error(log::Qid{job.queue_id}, "sender: {}", again.what());
+    }
+}
+
+// Tells the dispatcher, which may think nothing is due for a while, about a deferral.
+void Sender::deferred_until(Clock::time_point next, bool check_first) {
+    std::lock_guard lock(mutex_);
+    auto& earliest = deferred_[check_first ? 1 : 0];
+    earliest = std::min(earliest, next);
+}
+
+void Sender::finish_job(const Job& job, const SendResult& r, const Config& cfg) {
+    try {
+        record(job, r, cfg);
+    } catch (const std::exception& e) {
+        recover(job, cfg, e);
+    }
+}
+
+// The lookup thread: jobs of uncertain outcome, one at a time, with a blocking client.
+void Sender::look_up() {
+    std::shared_ptr<const Config> made_for;
+    std::unique_ptr<MessageLookup> lookup;
+    for (;;) {
+        Job job;
+        {
+            std::unique_lock lock(mutex_);
+            lookup_cv_.wait(lock, [&] { return stopping_ || !lookups_.empty(); });
+            if (stopping_) return;
+            job = std::move(lookups_.front());
+            lookups_.pop_front();
+        }
+        auto cfg = config_.get();
+        bool resend = false;
+        try {
+            if (cfg != made_for) {
+                lookup = twilio_.lookup(*cfg);
+                made_for = cfg;
+            }
+            resend = check_before_resend(job, *lookup, *cfg);
+        } catch (const std::exception& e) {
+            recover(job, *cfg, e);
+        }
+        std::lock_guard lock(mutex_);
+        --lookups_open_;
+        if (resend) resends_.push_back(std::move(job));
+        wake_locked();
+    }
+}
+
+// The notice thread: failure notices, mailed one after another through sendmail_command.
+void Sender::mail_notices() {
+    for (;;) {
+        std::pair<std::int64_t, std::string> notice;
+        {
+            std::unique_lock lock(mutex_);
+            notice_cv_.wait(lock, [&] { return notices_stopping_ || !notices_.empty(); });
+            if (notices_.empty()) return;
+            notice = std::move(notices_.front());
+            notices_.pop_front();
+        }
+        try {
+            if (auto job = outbox_.get(notice.first))
+                send_failure_notice(*config_.get(), *job, notice.second);
+        } catch (const std::exception& e) {
+            log::error("failure notice for job {}: {}", notice.first, e.what());
+        }
+    }
+}
+
+void Sender::notify_later(std::int64_t id, const std::string& reason) {
+    {
+        std::lock_guard lock(mutex_);
+        if (notices_.size() >= kMaxNotices) {
+            log::warning("failure notice for job {} not mailed: {} notices are waiting", id,
+                         notices_.size());
+            return;
+        }
+        notices_.emplace_back(id, reason);
+    }
+    notice_cv_.notify_one();
+}
+
+bool Sender::expired(const Job& job, const Config& cfg) {
+    if (Clock::now() <= Clock::time_point(std::chrono::seconds(job.expires))) return false;
+    fail(job, cfg, "queue lifetime exceeded: " + job.last_error, false);
+    return true;
+}
+
+// A job whose last request may have reached Twilio: true when it is to be sent (again).
+bool Sender::check_before_resend(const Job& job, MessageLookup& lookup, const Config& cfg) {
+    log::Qid q{job.queue_id};
+    auto since = Clock::time_point(std::chrono::seconds(job.created)) - kLookupSlack;
+    LookupResult found = lookup.find_message(job.number, job.body, since);
+    switch (found.kind) {
+        case LookupResult::Kind::Found:
+            outbox_.mark_sent(job.id, found.sid);
+            log::info(q,
+                      "to={}, from=<{}>, status=sent, sid={} (found at Twilio after an uncertain "
+                      "outcome)",
+                      log::number(job.number), printable(job.sender), printable(found.sid, 64));
+            answered(job, {});
+            return false;
+        case LookupResult::Kind::NotFound:
+            log::info(q, "to={}, not found at Twilio after an uncertain outcome; sending",
+                      log::number(job.number));
+            return true;
+        case LookupResult::Kind::Error:
+            break;
+    }
+    std::string why = "cannot check Twilio's message list: " + found.error;
+    switch (cfg.lookup_failure_action) {
+        case LookupFailure::Resend:
+            log::warning(q, "to={}, {}; resending as configured", log::number(job.number),
+                         printable(why));
+            return true;
+        case LookupFailure::Fail:
+            fail(job, cfg, why, false);
+            return false;
+        case LookupFailure::Defer:
+            defer(job, cfg, backoff_delay(cfg, job.attempts, std::nullopt), why, true);
+            return false;
+    }
+    return false;
+}
+
+// How a create request ended, into the outbox.
+void Sender::record(const Job& job, const SendResult& r, const Config& cfg) {
+    log::Qid q{job.queue_id};
+    switch (r.kind) {
+        case SendResult::Kind::Sent:
+            outbox_.mark_sent(job.id, r.sid);
+            log::info(q, "to={}, from=<{}>, status=sent, sid={}, segments={}, attempts={}",
+                      log::number(job.number), printable(job.sender), printable(r.sid, 64),
+                      r.segments, job.attempts);
+            answered(job, {});
+            return;
+        case SendResult::Kind::Permanent:
+            fail(job, cfg, r.error, true, r.code);
+            return;
+        case SendResult::Kind::Ambiguous:
+            // Twilio may have created the message: look before any resend.
+            defer(job, cfg, cfg.minimal_backoff_time, "outcome unknown: " + r.error, true);
+            return;
+        case SendResult::Kind::AuthError: {
+            std::lock_guard lock(mutex_);
+            if (Clock::now() - last_auth_complaint_ > kAuthComplaintInterval) {
+                last_auth_complaint_ = Clock::now();
+                log::error(
+                    "Twilio rejected the credentials ({}); check twilio_account_sid and the secret "
+                    "file; "
+                    "jobs stay queued",
+                    printable(r.error));
+            }
+            break;
+        }
+        case SendResult::Kind::Retry:
+            break;
+    }
+    defer(job, cfg, backoff_delay(cfg, job.attempts, r.retry_after), r.error, false);
+}
+
+void Sender::defer(const Job& job, const Config& cfg, std::chrono::seconds delay,
+                   const std::string& error, bool check_first) {
+    auto next = jittered_retry_time(delay);
+    if (next > Clock::time_point(std::chrono::seconds(job.expires))) {
+        fail(job, cfg, "queue lifetime exceeded: " + error, false);
+        return;
+    }
+    outbox_.mark_deferred(job.id, next, error, check_first);
+    deferred_until(next, check_first);
+    log::info(log::Qid{job.queue_id},
+              "to={}, from=<{}>, status=deferred, attempts={}, delay={}s ({})",
+              log::number(job.number), printable(job.sender), job.attempts,
+              std::chrono::duration_cast<std::chrono::seconds>(next - Clock::now()).count(),
+              printable(error));
+    answered(job, {false, 0, error});
+}
+
+void Sender::fail(const Job& job, const Config& cfg, const std::string& error, bool refused,
+                  int code) {
+    outbox_.mark_failed(job.id, error);
+    log::info(log::Qid{job.queue_id}, "to={}, from=<{}>, status=failed ({})",
+              log::number(job.number), printable(job.sender), printable(error));
+    bool watched;
+    {
+        std::lock_guard lock(mutex_);
+        watched = watched_.count(job.id) != 0;
+        if (watched) owed_notices_[job.id] = error;
+    }
+    answered(job, {refused, code, error});
+    if (!watched && !notice_recipient(cfg, job).empty()) notify_later(job.id, error);
+}
+
+void Sender::answered(const Job& job, FirstAnswer answer) {
+    {
+        std::lock_guard lock(mutex_);
+        auto it = watched_.find(job.id);
+        if (it == watched_.end() || it->second) return;
+        it->second = std::move(answer);
+    }
+    answer_cv_.notify_all();
+}
+
+void Sender::watch(const std::vector<std::int64_t>& ids) {
+    std::lock_guard lock(mutex_);
+    for (auto id : ids) watched_.emplace(id, std::nullopt);
+}
+
+std::map<std::int64_t, FirstAnswer> Sender::wait_first_answers(
+    const std::vector<std::int64_t>& ids, std::chrono::steady_clock::time_point deadline,
+    const std::function<void()>& progress) {
+    std::map<std::int64_t, FirstAnswer> answers;
+    std::unique_lock lock(mutex_);
+    auto all_answered = [&] {
+        for (auto id : ids)
+            if (auto it = watched_.find(id); it == watched_.end() || !it->second) return false;
+        return true;
+    };
+    while (!stopping_ && !all_answered() && std::chrono::steady_clock::now() < deadline) {
+        auto until = std::min(deadline, std::chrono::steady_clock::now() + kProgressInterval);
+        if (!answer_cv_.wait_until(lock, until, [&] { return stopping_ || all_answered(); })) {
+            lock.unlock();
+            progress();
+            lock.lock();
+        }
+    }
+    for (auto id : ids)
+        if (auto it = watched_.find(id); it != watched_.end() && it->second)
+            answers[id] = *it->second;
+    return answers;
+}
+
+void Sender::release(const std::vector<std::int64_t>& ids, bool notify) {
+    std::map<std::int64_t, std::string> owed;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto id : ids) {
+            watched_.erase(id);
+            if (auto it = owed_notices_.find(id); it != owed_notices_.end()) {
+                owed.insert(*it);
+                owed_notices_.erase(it);
+            }
+        }
+    }
+    if (!notify) return;
+    for (const auto& [id, reason] : owed) notify_later(id, reason);
+}
+
+}  // namespace smsm

@@ -1,0 +1,187 @@
+// The Twilio Programmable Messaging client (SPEC §7).
+#include "shared/delivery/twilio.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <ctime>
+#include <stdexcept>
+
+#include "shared/base/strings.h"
+#include "shared/delivery/twilio_request.h"
+
+namespace smsm {
+
+namespace {
+
+constexpr int kMaxLookupPages = 40;  // 2,000 messages to one number since the job
+
+struct CurlDeleter {
+    void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+
+}  // namespace
+
+std::optional<std::chrono::system_clock::time_point> parse_rfc2822_date(const std::string& text) {
+    // "Wed, 25 Nov 2026 19:00:00 +0000" (Twilio) or "... GMT".
+    struct tm tm {};
+    const char* rest = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S", &tm);
+    if (!rest) return std::nullopt;
+    std::string_view zone = trim(rest);
+    long offset = 0;
+    if (zone.size() == 5 && (zone[0] == '+' || zone[0] == '-') &&
+        zone.find_first_not_of("0123456789", 1) == std::string_view::npos) {
+        long hhmm = std::strtol(std::string(zone.substr(1)).c_str(), nullptr, 10);
+        offset = (hhmm / 100 * 3600 + hhmm % 100 * 60) * (zone[0] == '-' ? -1 : 1);
+    } else if (zone != "GMT" && zone != "UTC" && zone != "Z") {
+        return std::nullopt;
+    }
+    return std::chrono::system_clock::from_time_t(timegm(&tm) - offset);
+}
+
+const char* kind_name(SendResult::Kind k) {
+    switch (k) {
+        case SendResult::Kind::Sent:
+            return "sent";
+        case SendResult::Kind::Retry:
+            return "retry";
+        case SendResult::Kind::Ambiguous:
+            return "ambiguous";
+        case SendResult::Kind::Permanent:
+            return "permanent";
+        case SendResult::Kind::AuthError:
+            return "auth-error";
+    }
+    return "?";
+}
+
+SendResult classify_response(long status, const std::string& body,
+                             std::optional<std::chrono::seconds> retry_after) {
+    SendResult r;
+    r.http_status = status;
+    r.retry_after = retry_after;
+    auto json = nlohmann::json::parse(body, nullptr, false);
+    std::string message;
+    if (json.is_object()) {
+        if (auto it = json.find("code"); it != json.end() && it->is_number_integer())
+            r.code = it->get<int>();
+        if (auto it = json.find("message"); it != json.end() && it->is_string())
+            message = it->get<std::string>();
+        if (auto it = json.find("sid"); it != json.end() && it->is_string())
+            r.sid = it->get<std::string>();
+        if (auto it = json.find("num_segments"); it != json.end()) {
+            if (it->is_string())
+                r.segments = std::atoi(it->get<std::string>().c_str());
+            else if (it->is_number_integer())
+                r.segments = it->get<int>();
+        }
+    }
+    std::string what = message.empty()
+                           ? fmt::format("HTTP {}", status)
+                           : fmt::format("HTTP {} code {}: {}", status, r.code, message);
+    r.error = what.substr(0, 300);
+    if (status >= 200 && status < 300) {
+        r.kind = SendResult::Kind::Sent;
+        r.error.clear();
+    } else if (status == 429 || r.code == 20429) {
+        r.kind = SendResult::Kind::Retry;
+    } else if (status == 401 || r.code == 20003) {
+        r.kind = SendResult::Kind::AuthError;
+    } else if (status >= 500) {
+        r.kind = SendResult::Kind::Ambiguous;
+    } else if (status >= 400 && status != 408) {
+        // Twilio's 4xx answers (21211, 21408, 21610, 21612, 21614, 21617, 30032, ...) do not
+        // change when the same request is sent again.
+        r.kind = SendResult::Kind::Permanent;
+    } else {
+        r.kind = SendResult::Kind::Ambiguous;
+    }
+    return r;
+}
+
+struct TwilioClient::State {
+    explicit State(const Config& cfg) : ep(cfg), curl(curl_easy_init()) {}
+    TwilioEndpoint ep;
+    std::unique_ptr<CURL, CurlDeleter> curl;
+};
+
+TwilioClient::TwilioClient(const Config& cfg) : state_(std::make_unique<State>(cfg)) {
+    if (!state_->curl) throw std::runtime_error("curl_easy_init failed");
+}
+
+TwilioClient::~TwilioClient() = default;
+
+SendResult TwilioClient::send(const std::string& to, const std::string& body) {
+    std::string fields = state_->ep.create_fields(state_->curl.get(), to, body);
+    return perform(state_->ep.messages_url(), &fields);
+}
+
+SendResult TwilioClient::verify_credentials() {
+    const TwilioEndpoint& ep = state_->ep;
+    return perform(fmt::format("{}/2010-04-01/Accounts/{}.json", ep.base_url, ep.account_sid),
+                   nullptr);
+}
+
+LookupResult match_message_list(const std::string& json_body, const std::string& body,
+                                std::chrono::system_clock::time_point since) {
+    LookupResult r;
+    auto json = nlohmann::json::parse(json_body, nullptr, false);
+    auto list = json.is_object() ? json.find("messages") : json.end();
+    if (!json.is_object() || list == json.end() || !list->is_array()) {
+        r.error = "unexpected message list";
+        return r;
+    }
+    bool older_seen = false;
+    for (const auto& m : *list) {
+        if (!m.is_object()) continue;
+        auto at = parse_rfc2822_date(m.value("date_created", ""));
+        if (!at) continue;
+        if (*at < since) {
+            older_seen = true;
+            continue;
+        }
+        if (m.value("body", "") != body) continue;
+        r.kind = LookupResult::Kind::Found;
+        r.sid = m.value("sid", "");
+        return r;
+    }
+    r.kind = LookupResult::Kind::NotFound;
+    auto next = json.find("next_page_uri");
+    if (!older_seen && next != json.end() && next->is_string())
+        r.next_page_uri = next->get<std::string>();
+    return r;
+}
+
+LookupResult TwilioClient::find_message(const std::string& to, const std::string& body,
+                                        std::chrono::system_clock::time_point since) {
+    CURL* c = state_->curl.get();
+    const TwilioEndpoint& ep = state_->ep;
+    std::string url = ep.messages_url() + "?To=" + url_escape(c, to) + "&PageSize=50";
+    if (ep.service_sid.empty()) url += "&From=" + url_escape(c, ep.from);
+    // Newest first: page on until a message older than `since` shows up (an alert storm to
+    // one number can push the one we look for off the first page).
+    for (int page = 0; page < kMaxLookupPages; ++page) {
+        std::string response;
+        SendResult r = perform(url, nullptr, &response);
+        if (r.kind != SendResult::Kind::Sent)
+            return LookupResult{LookupResult::Kind::Error, "", r.error, ""};
+        LookupResult found = match_message_list(response, body, since);
+        if (found.kind != LookupResult::Kind::NotFound || found.next_page_uri.empty()) return found;
+        if (found.next_page_uri.front() != '/')
+            return LookupResult{LookupResult::Kind::Error, "", "unexpected next_page_uri", ""};
+        url = ep.base_url + found.next_page_uri;  // a path: it stays on the configured host
+    }
+    return LookupResult{LookupResult::Kind::Error, "", "message list too long to search", ""};
+}
+
+SendResult TwilioClient::perform(const std::string& url, const std::string* post_fields,
+                                 std::string* response) {
+    CURL* c = state_->curl.get();
+    TwilioRequest request(c, state_->ep, url,
+                          post_fields ? std::optional<std::string>(*post_fields) : std::nullopt);
+    return request.finish(curl_easy_perform(c), response);
+}
+
+}  // namespace smsm

@@ -1,0 +1,81 @@
+// The Twilio Programmable Messaging client (SPEC §7): the classification of every answer into
+// what the outbox does next, the lookup of a message in Twilio's list, and a blocking client.
+//
+// Security: TLS peer and host verification are always on; the credentials go to libcurl's
+// USERNAME/PASSWORD options only and never into URLs, errors or logs (twilio_request.h).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "shared/config/config.h"
+
+namespace smsm {
+
+struct SendResult {
+    enum class Kind {
+        Sent,       // 2xx: keep the SID
+        Retry,      // 429/20429 or the request never left: safe to send again later
+        Ambiguous,  // 5xx or a failure after the request was sent: Twilio may have it
+        Permanent,  // 4xx with a permanent error code: failed for good
+        AuthError,  // 401/20003: configuration error, keep the job
+    };
+    Kind kind = Kind::Retry;
+    long http_status = 0;
+    int code = 0;  // Twilio error code, 0 if none
+    std::string sid;
+    int segments = 0;
+    std::string error;  // human-readable, safe to log
+    std::optional<std::chrono::seconds> retry_after;
+};
+
+const char* kind_name(SendResult::Kind k);
+
+// Classifies one HTTP answer; exposed for unit tests.
+SendResult classify_response(long http_status, const std::string& body,
+                             std::optional<std::chrono::seconds> retry_after);
+
+// The answer to "did Twilio already create this message?" after an uncertain outcome.
+struct LookupResult {
+    enum class Kind { Found, NotFound, Error };
+    Kind kind = Kind::Error;
+    std::string sid;
+    std::string error;
+    std::string next_page_uri;  // NotFound on this page, and the list goes on there
+};
+
+// Parses Twilio's RFC 2822 dates ("Wed, 25 Nov 2026 19:00:00 +0000"; GMT and UTC too).
+std::optional<std::chrono::system_clock::time_point> parse_rfc2822_date(const std::string& text);
+
+// Finds, in one page of Twilio's message list (newest first), a message with exactly this
+// body created at or after `since`; when there is none and the page holds nothing older than
+// `since`, says where the next page is. Exposed for unit tests.
+LookupResult match_message_list(const std::string& json_body, const std::string& body,
+                                std::chrono::system_clock::time_point since);
+
+// A blocking client, one request at a time over one reused connection: `check --online`,
+// `send` and the sender's lookups. The sender's creates go through TwilioMulti.
+class TwilioClient {
+  public:
+    explicit TwilioClient(const Config& cfg);
+    ~TwilioClient();
+    TwilioClient(const TwilioClient&) = delete;
+    TwilioClient& operator=(const TwilioClient&) = delete;
+
+    SendResult send(const std::string& to, const std::string& body);
+    // GET the account resource: true when the credentials work.
+    SendResult verify_credentials();
+    // Looks for a message to `to` with this body created since `since` (Twilio's list API).
+    LookupResult find_message(const std::string& to, const std::string& body,
+                              std::chrono::system_clock::time_point since);
+
+  private:
+    struct State;
+    SendResult perform(const std::string& url, const std::string* post_fields,
+                       std::string* response = nullptr);
+    std::unique_ptr<State> state_;
+};
+
+}  // namespace smsm

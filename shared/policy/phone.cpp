@@ -1,0 +1,77 @@
+// Phone numbers: the local part of a gateway address to E.164, with libphonenumber.
+#include "shared/policy/phone.h"
+
+#include <phonenumbers/phonenumberutil.h>
+
+#include <algorithm>
+#include <set>
+
+namespace smsm {
+
+namespace {
+using i18n::phonenumbers::PhoneNumberUtil;
+
+constexpr std::size_t kMaxLocalPart = 64;  // RFC 5321 local-part limit
+
+std::optional<PhoneNumber> try_parse(const std::string& text, const std::string& region) {
+    const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
+    i18n::phonenumbers::PhoneNumber n;
+    if (util.Parse(text, region, &n) != PhoneNumberUtil::NO_PARSING_ERROR) return std::nullopt;
+    if (!util.IsValidNumber(n)) return std::nullopt;
+    PhoneNumber out;
+    util.Format(n, PhoneNumberUtil::E164, &out.e164);
+    util.GetRegionCodeForNumber(n, &out.region);
+    out.type = static_cast<NumberType>(util.GetNumberType(n));
+    return out;
+}
+
+// In the order of libphonenumber's PhoneNumberType, which NumberType follows.
+constexpr std::string_view kTypeNames[] = {
+    "fixed_line",  "mobile",  "fixed_line_or_mobile", "toll_free", "premium_rate",
+    "shared_cost", "voip",    "personal_number",      "pager",     "uan",
+    "voicemail",   "unknown",
+};
+static_assert(static_cast<int>(PhoneNumberUtil::FIXED_LINE) ==
+              static_cast<int>(NumberType::FixedLine));
+static_assert(static_cast<int>(PhoneNumberUtil::PREMIUM_RATE) ==
+              static_cast<int>(NumberType::PremiumRate));
+static_assert(static_cast<int>(PhoneNumberUtil::VOICEMAIL) ==
+              static_cast<int>(NumberType::Voicemail));
+static_assert(static_cast<int>(PhoneNumberUtil::UNKNOWN) == static_cast<int>(NumberType::Unknown));
+static_assert(std::size(kTypeNames) == static_cast<std::size_t>(NumberType::Unknown) + 1);
+}  // namespace
+
+std::string_view number_type_name(NumberType t) {
+    return kTypeNames[static_cast<std::size_t>(t)];
+}
+
+std::optional<NumberType> number_type_from_name(std::string_view name) {
+    for (std::size_t i = 0; i < std::size(kTypeNames); ++i)
+        if (kTypeNames[i] == name) return static_cast<NumberType>(i);
+    return std::nullopt;
+}
+
+std::optional<PhoneNumber> parse_phone(std::string_view local_part,
+                                       const std::string& default_region) {
+    if (local_part.empty() || local_part.size() > kMaxLocalPart) return std::nullopt;
+    // Only characters people put in numbers: digits, a leading '+', and separators.
+    bool ok = std::all_of(local_part.begin(), local_part.end(), [](char c) {
+        return (c >= '0' && c <= '9') || c == '+' || c == '.' || c == '-' || c == '(' || c == ')';
+    });
+    if (!ok || local_part.find('+', 1) != std::string_view::npos) return std::nullopt;
+    std::string text(local_part);
+    if (auto n = try_parse(text, default_region)) return n;
+    if (text.front() != '+') return try_parse("+" + text, default_region);
+    return std::nullopt;
+}
+
+bool is_supported_region(const std::string& region) {
+    static const std::set<std::string> regions = [] {
+        std::set<std::string> r;
+        PhoneNumberUtil::GetInstance()->GetSupportedRegions(&r);
+        return r;
+    }();
+    return regions.count(region) != 0;
+}
+
+}  // namespace smsm

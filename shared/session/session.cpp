@@ -1,0 +1,217 @@
+// Per-message logic: RCPT decisions, bounded capture of the message, and end of message:
+// text, durable jobs, then which recipients to remove and whether to discard.
+#include "shared/session/session.h"
+
+#include <openssl/sha.h>
+
+#include <algorithm>
+
+#include "shared/base/log.h"
+#include "shared/base/strings.h"
+#include "shared/delivery/notice.h"
+#include "shared/policy/address.h"
+#include "shared/text/message_text.h"
+#include "shared/text/mime_limit.h"
+
+namespace smsm {
+
+namespace {
+constexpr std::size_t kMaxSmsRcpts = 1000;  // numbers, aliases counted by their numbers
+
+// Identifies "the same SMS from the same message" across client resubmissions, whose queue
+// IDs differ: SHA-256 over envelope sender, number, Message-ID and Date, and text.
+std::string dedup_key(const std::string& sender, const std::string& number,
+                      const std::string& message_id, const std::string& text) {
+    std::string material = to_lower(sender) + '\0' + number + '\0' + message_id + '\0' + text;
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(material.data()), material.size(), digest);
+    std::string hex;
+    for (unsigned char b : digest) hex += fmt::format("{:02x}", b);
+    return hex;
+}
+// An RCPT argument in angle brackets, for a log line (Postfix's cleanup passes the
+// recipients of local mail without them).
+std::string bracketed(std::string_view raw) {
+    return !raw.empty() && raw.front() == '<' ? std::string(raw) : "<" + std::string(raw) + ">";
+}
+
+// The number a gateway recipient names, for a failure notice; empty when it names none.
+std::string number_of(const Config& cfg, std::string_view raw) {
+    auto addr = parse_address(raw);
+    auto gateway = addr ? match_gateway(cfg, addr->domain) : std::nullopt;
+    auto n = gateway ? parse_phone(addr->local, gateway->region) : std::nullopt;
+    return n ? n->e164 : "";
+}
+constexpr std::size_t kMaxHeaders = 1000;
+constexpr std::size_t kMaxHeaderBytes = 256 * 1024;
+}  // namespace
+
+Message::Message(std::shared_ptr<const Config> cfg, Envelope env)
+    : cfg_(std::move(cfg)), env_(std::move(env)), capture_(cfg_->body_size_limit) {}
+
+Reply Message::rcpt(std::string_view raw, std::string_view qid) {
+    RcptDecision d = decide_rcpt(*cfg_, env_, raw);
+    if (!d.gateway) {
+        ++ordinary_;
+        return Reply::cont();
+    }
+    if (d.reply.action == Reply::Action::Continue && sms_numbers_ + d.numbers.size() > kMaxSmsRcpts)
+        d.reply = Reply::tempfail("452", "4.5.3", "Too many SMS recipients");
+    if (d.reply.action != Reply::Action::Continue && env_.local_submission) {
+        // Postfix cannot refuse a recipient of locally submitted mail (it would keep the
+        // message and log a configuration error): the refusal waits for end of message.
+        refused_.push_back({std::string(raw), number_of(*cfg_, raw), d.reply});
+        return Reply::cont();
+    }
+    if (d.reply.action != Reply::Action::Continue) {
+        log::info(log::Qid{qid}, "reject: RCPT from [{}]: {}; from=<{}> to={}",
+                  env_.client ? env_.client->str() : "local", d.reply.str(),
+                  printable(bare_sender()), log::address(raw));
+        return d.reply;
+    }
+    SmsRcpt r{std::string(raw), {}};
+    for (const auto& n : d.numbers) r.numbers.push_back(n.e164);
+    sms_numbers_ += r.numbers.size();
+    sms_.push_back(std::move(r));
+    return Reply::cont();
+}
+
+std::string Message::bare_sender() const {
+    std::string_view s = trim(env_.sender);
+    if (s.size() >= 2 && s.front() == '<' && s.back() == '>') s = s.substr(1, s.size() - 2);
+    return std::string(s);
+}
+
+void Message::header(std::string_view name, std::string_view value) {
+    std::string& raw = capture_.data();
+    if (++headers_ > kMaxHeaders || raw.size() + name.size() + value.size() + 4 > kMaxHeaderBytes) {
+        headers_cut_ = true;
+        return;
+    }
+    raw.append(name).append(": ").append(value).append("\r\n");
+    // Message-ID and Date identify a resubmission of the same mail; a new alert with the same
+    // text (even from a device that sends no Message-ID) has another Date.
+    if (iequals(name, "Message-ID") || iequals(name, "Date"))
+        identity_ += std::string(trim(value).substr(0, 998)) + '\n';
+}
+
+void Message::body(std::string_view chunk) {
+    if (!in_body_) {
+        capture_.data().append("\r\n");  // the blank line after the headers
+        in_body_ = true;
+    }
+    capture_.append(chunk);
+}
+
+std::string Message::sms_text() {
+    if (!in_body_) {
+        capture_.data().append("\r\n");  // the blank line after the headers
+        in_body_ = true;
+    }
+    MessageText text = extract_text(capture_.data(), cfg_->body_cut_marker);
+    mime_cut_ = text.mime_cut;
+    return compose_sms(text, text_options(*cfg_), bare_sender());
+}
+
+// Refused recipients of a local submission that has other recipients: removed, logged, and
+// reported to the sender (or failure_notice's address) by a notice, since the MTA cannot
+// bounce one recipient of a message it keeps.
+void Message::refuse_recipients(log::Qid q, const std::string& text, EomOutcome& out) {
+    Config notice_cfg = *cfg_;
+    if (notice_cfg.failure_notice.empty()) notice_cfg.failure_notice = "sender";
+    for (const auto& r : refused_) {
+        log::info(q, "reject: END-OF-MESSAGE: {}; from=<{}> to={} (recipient removed)",
+                  r.reply.str(), printable(bare_sender()), log::address(bracketed(r.raw)));
+        out.remove.push_back(r.raw);
+        Job job;
+        job.queue_id = std::string(q.id);
+        job.sender = bare_sender();
+        job.rcpt = r.raw;
+        job.number = r.number.empty() ? bare_address(r.raw) : r.number;
+        job.body = text;
+        send_failure_notice(notice_cfg, job, r.reply.str());
+    }
+}
+
+EomOutcome Message::end(std::string_view qid, Outbox& outbox) {
+    EomOutcome out;
+    if (sms_.empty() && refused_.empty()) return out;
+    log::Qid q{qid};
+    if (failed_) {
+        log::error(q, "the message could not be captured; answering 451");
+        out.reply = replies::internal();
+        return out;
+    }
+    if (capture_.cut() || headers_cut_)
+        log::info(
+            q,
+            "message too large for body_size_limit: kept {} bytes and the start of each later MIME "
+            "part, skipped {} bytes{}",
+            capture_.data().size(), capture_.dropped(), headers_cut_ ? " and some headers" : "");
+    if (sms_.empty() && ordinary_ == 0) {
+        // Only refused SMS recipients (local submission): refusing the message makes the MTA
+        // bounce it to the sender with this reply.
+        out.reply = refused_.front().reply;
+        for (const auto& r : refused_)
+            log::info(q, "reject: END-OF-MESSAGE: {}; from=<{}> to={}", r.reply.str(),
+                      printable(bare_sender()), log::address(bracketed(r.raw)));
+        return out;
+    }
+    if (sms_.empty()) {
+        refuse_recipients(q, sms_text(), out);
+        return out;
+    }
+    std::string text = sms_text();
+    if (mime_cut_) {
+        MimeCaps caps;
+        log::info(q,
+                  "message structure too large: the SMS text comes from its start only (parsed "
+                  "up to {} MIME parts, {} header lines, {} bytes of address and parameter "
+                  "fields)",
+                  caps.parts, caps.header_lines, caps.field_bytes);
+    }
+    if (text.empty()) {
+        out.reply = replies::no_text();
+        log::info(q, "reject: END-OF-MESSAGE: {}; from=<{}>", out.reply.str(),
+                  printable(bare_sender()));
+        return out;
+    }
+    auto expires = Clock::now() + cfg_->max_queue_lifetime;
+    std::vector<NewJob> jobs;
+    for (const auto& r : sms_) {
+        for (const auto& number : r.numbers) {  // one number, or an alias's
+            bool dup = std::any_of(jobs.begin(), jobs.end(),
+                                   [&](const NewJob& j) { return j.number == number; });
+            if (dup) continue;
+            std::string key = cfg_->duplicate_window.count() > 0
+                                  ? dedup_key(bare_sender(), number, identity_, text)
+                                  : "";
+            jobs.push_back({std::string(qid), bare_sender(), r.raw, number, text, key, expires});
+        }
+    }
+    try {
+        EnqueueResult queued = outbox.enqueue(jobs, cfg_->duplicate_window);
+        for (std::size_t i = 0; i < jobs.size(); ++i) {
+            if (queued.ids[i] == 0) {
+                log::info(q,
+                          "to={}, from=<{}>, status=duplicate (queued before within "
+                          "duplicate_window; not sent again)",
+                          log::number(jobs[i].number), printable(jobs[i].sender));
+                continue;
+            }
+            out.job_ids.push_back(queued.ids[i]);
+            log::info(q, "to={}, from=<{}>, status=queued, job={}", log::number(jobs[i].number),
+                      printable(jobs[i].sender), queued.ids[i]);
+        }
+    } catch (const std::exception& e) {
+        log::error(q, "cannot queue SMS: {}", e.what());
+        out.reply = replies::not_queued();
+        return out;
+    }
+    refuse_recipients(q, text, out);
+    for (const auto& r : sms_) out.remove.push_back(r.raw);
+    if (ordinary_ == 0) out.reply.action = Reply::Action::Discard;
+    return out;
+}
+
+}  // namespace smsm

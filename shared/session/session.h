@@ -1,0 +1,82 @@
+// The two lifetimes of the milter: a Connection lives from connect to close and carries any
+// number of Messages; a Message lives from MAIL FROM to end of message or abort. Both hold
+// plain values only: milter/callbacks.cpp does the libmilter side.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shared/base/log.h"
+#include "shared/config/config.h"
+#include "shared/delivery/outbox.h"
+#include "shared/policy/policy.h"
+#include "shared/session/reply.h"
+#include "shared/text/body_capture.h"
+
+namespace smsm {
+
+struct EomOutcome {
+    Reply reply;                        // Continue, Discard, Reject or Tempfail
+    std::vector<std::string> remove;    // RCPT arguments to delete, exactly as received
+    std::vector<std::int64_t> job_ids;  // SMS jobs committed to the outbox by this message
+};
+
+class Message {
+  public:
+    Message(std::shared_ptr<const Config> cfg, Envelope env);
+
+    Reply rcpt(std::string_view raw, std::string_view qid);
+    bool has_sms() const { return !sms_.empty() || !refused_.empty(); }
+    const Config& config() const { return *cfg_; }
+    void header(std::string_view name, std::string_view value);
+    void body(std::string_view chunk);
+    EomOutcome end(std::string_view qid, Outbox& outbox);
+    // A capture step failed (headers and body get no reply): end of message answers 451.
+    void fail() { failed_ = true; }
+    bool failed() const { return failed_; }
+    // The SMS text of the captured message (empty: no text at all). Ends the capture.
+    std::string sms_text();
+    // The SMS text of what was captured so far (empty: no text at all).
+    std::string sms_text() const;
+
+  private:
+    std::string bare_sender() const;
+    void refuse_recipients(log::Qid q, const std::string& text, EomOutcome& out);
+    struct SmsRcpt {
+        std::string raw;
+        std::vector<std::string> numbers;  // one, or an alias's
+    };
+    // A gateway recipient of a local submission refused at RCPT, answered at end of message.
+    struct Refused {
+        std::string raw;
+        std::string number;  // empty when the address names no valid number
+        Reply reply;
+    };
+    std::shared_ptr<const Config> cfg_;
+    Envelope env_;
+    std::vector<SmsRcpt> sms_;
+    std::size_t sms_numbers_ = 0;
+    std::vector<Refused> refused_;
+    std::size_t ordinary_ = 0;
+    BodyCapture capture_;  // headers and body, bounded
+    std::size_t headers_ = 0;
+    std::string identity_;  // the Message-ID and Date headers
+    bool in_body_ = false;
+    bool headers_cut_ = false;
+    bool mime_cut_ = false;  // the MIME parser saw only the start (shared/text/mime_limit.h)
+    bool failed_ = false;
+};
+
+struct Connection {
+    std::optional<IpAddress> client;  // none: the MTA gave no address
+    bool local_submission = false;    // no SMTP client: sendmail(1), Postfix pickup
+    std::unique_ptr<Message> message;
+    bool mta_is_postfix = false;    // the v macro says "Postfix ..."
+    bool no_reply_connect = false;  // negotiated SMFIP_NR_CONN
+    bool no_reply_content = false;  // negotiated SMFIP_NR_HDR and SMFIP_NR_BODY
+};
+
+}  // namespace smsm

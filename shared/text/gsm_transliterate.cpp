@@ -1,0 +1,63 @@
+// Look-alikes to GSM-7 with ICU's Latin-ASCII transliterator, applied only to characters
+// that GSM-7 lacks (accented letters that GSM-7 has, like é, stay as they are).
+#include "shared/text/gsm_transliterate.h"
+
+#include <unicode/translit.h>
+#include <unicode/unistr.h>
+
+#include <memory>
+#include <mutex>
+
+#include "shared/text/segments.h"
+
+namespace smsm {
+
+namespace {
+
+std::mutex g_mutex;  // an ICU Transliterator is not documented as thread-safe
+std::unique_ptr<icu::Transliterator> g_latin_ascii;
+
+// Spaces ICU leaves alone or maps oddly; everything else is ICU's.
+char32_t space_like(char32_t c) {
+    return (c == 0x00A0 || (c >= 0x2000 && c <= 0x200A) || c == 0x202F || c == 0x205F ||
+            c == 0x3000 || c == U'\t')
+               ? U' '
+               : c;
+}
+
+}  // namespace
+
+void gsm_transliterate_init() {
+    UErrorCode status = U_ZERO_ERROR;
+    g_latin_ascii.reset(icu::Transliterator::createInstance("Latin-ASCII", UTRANS_FORWARD, status));
+    if (U_FAILURE(status)) g_latin_ascii.reset();
+}
+
+std::string gsm_transliterate(std::string_view utf8) {
+    std::u32string text = utf8_to_u32(utf8);
+    std::u32string out;
+    out.reserve(text.size());
+    std::lock_guard lock(g_mutex);
+    for (char32_t c : text) {
+        c = space_like(c);
+        if (gsm7_cost(c) > 0) {
+            out.push_back(c);
+            continue;
+        }
+        if (c == 0x200B || c == 0xFEFF || c == 0x00AD) continue;  // zero-width and soft hyphen
+        if (!g_latin_ascii) return std::string(utf8);
+        icu::UnicodeString one =
+            icu::UnicodeString::fromUTF32(reinterpret_cast<const UChar32*>(&c), 1);
+        g_latin_ascii->transliterate(one);
+        std::string mapped;
+        one.toUTF8String(mapped);
+        std::u32string m = utf8_to_u32(mapped);
+        bool gsm = !m.empty();
+        for (char32_t x : m) gsm = gsm && gsm7_cost(x) > 0;
+        if (!gsm) return std::string(utf8);  // stays UCS-2 anyway: keep the original
+        out += m;
+    }
+    return u32_to_utf8(out);
+}
+
+}  // namespace smsm
