@@ -135,14 +135,17 @@ void Sender::wake_locked() {
 void Sender::dispatch() {
     Dispatch d;
     for (;;) {
-        bool stopping;
-        {
-            std::lock_guard lock(mutex_);
-            stopping = stopping_;
-        }
-        if (stopping && d.in_flight.empty()) break;
         try {
             bool ready = refresh_transport(d);
+            // Read after refresh_transport() published the transport: a stop() before this
+            // point is seen here, and one after it wakes the transport's poll. (Read before,
+            // a stop() that came while no transport existed was lost until kIdleWait.)
+            bool stopping;
+            {
+                std::lock_guard lock(mutex_);
+                stopping = stopping_;
+            }
+            if (stopping && d.in_flight.empty()) break;
             if (ready && !stopping) take_due(d);
             for (auto& done : d.transport->run(run_until(d, ready && !stopping))) {
                 auto it = d.in_flight.find(done.tag);

@@ -134,3 +134,24 @@ TEST_CASE("the sender sends through its transport and looks up uncertain jobs fi
     CHECK(std::multiset<std::string>(sent.begin(), sent.end()) ==
           std::multiset<std::string>{"plain", "lost before"});
 }
+
+TEST_CASE("a stop right after start is not lost while the transport is being made") {
+    test::TempDir d;
+    ConfigHolder holder(test::load_test_config(d, "state_directory = " + d.path() + "\n"));
+    Outbox outbox(d.path());
+    std::vector<std::string> sent;
+    // A slow factory widens the window in which no transport exists to be woken.
+    TwilioFactory slow{[&](const Config&) -> std::unique_ptr<SmsTransport> {
+                           std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                           return std::make_unique<FakeTransport>(sent);
+                       },
+                       [](const Config&) -> std::unique_ptr<MessageLookup> {
+                           return std::make_unique<FakeLookup>();
+                       }};
+    Sender sender(holder, outbox, slow);
+    sender.start();
+    auto t0 = std::chrono::steady_clock::now();
+    sender.stop();
+    // Without the fix the dispatcher sleeps in its transport until kIdleWait (15 s).
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+}
