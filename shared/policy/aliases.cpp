@@ -5,11 +5,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <regex>
 
 #include "shared/base/strings.h"
+#include "shared/config/table_file.h"
 
 namespace smsm {
 
@@ -114,58 +113,43 @@ const std::vector<PhoneNumber>* AliasTable::find(std::string_view name) const {
 AliasTable load_aliases(const std::string& path, const std::string& default_region,
                         const NumberCheck& check, std::vector<std::string>& errors) {
     AliasTable table;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        errors.push_back(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-        return table;
-    }
     std::map<std::string, Definition> defs;
     std::vector<std::string> order;
-    std::string line, current;
-    std::size_t bytes = 0;
-    int lineno = 0;
-    while (std::getline(in, line)) {
-        ++lineno;
-        bytes += line.size() + 1;
-        if (bytes > kMaxFileBytes) {
-            errors.push_back(
-                fmt::format("{}:{}: file larger than {} bytes", path, lineno, kMaxFileBytes));
-            break;
-        }
-        std::string_view content = trim(line);
-        if (content.empty() || content.front() == '#') continue;
-        if (line.front() == ' ' || line.front() == '\t') {  // continues the last alias
-            if (current.empty()) {
+    std::string current;
+    read_table_file(path, kMaxFileBytes, errors, [&](const TableLine& l) {
+        if (l.continuation) {  // continues the last alias
+            if (current.empty())
                 errors.push_back(
-                    fmt::format("{}:{}: continuation line without an alias", path, lineno));
-                continue;
-            }
-            for (auto& m : split_list(content)) defs[current].members.push_back(m);
-            continue;
+                    fmt::format("{}:{}: continuation line without an alias", path, l.number));
+            else
+                for (auto& m : split_list(l.text)) defs[current].members.push_back(m);
+            return true;
         }
         current.clear();
-        auto colon = content.find(':');
-        std::string name = to_lower(trim(content.substr(0, colon)));
+        auto colon = l.text.find(':');
+        std::string name = to_lower(trim(l.text.substr(0, colon)));
         if (colon == std::string_view::npos || !valid_name(name)) {
             errors.push_back(fmt::format(
                 "{}:{}: expected \"name: +E164, +E164, other-alias\" (a name has letters, "
                 "digits, '.', '_' or '-' and at least one letter)",
-                path, lineno));
-            continue;
+                path, l.number));
+            return true;
         }
         if (auto it = defs.find(name); it != defs.end()) {
             errors.push_back(fmt::format("{}:{}: alias {} is already defined at line {}", path,
-                                         lineno, name, it->second.line));
-            continue;
+                                         l.number, name, it->second.line));
+            return true;
         }
         if (defs.size() >= kMaxAliases) {
-            errors.push_back(fmt::format("{}:{}: more than {} aliases", path, lineno, kMaxAliases));
-            break;
+            errors.push_back(
+                fmt::format("{}:{}: more than {} aliases", path, l.number, kMaxAliases));
+            return false;
         }
-        defs[name] = {lineno, split_list(content.substr(colon + 1))};
+        defs[name] = {l.number, split_list(l.text.substr(colon + 1))};
         order.push_back(name);
         current = name;
-    }
+        return true;
+    });
     Resolver resolver(path, defs, default_region, check, errors);
     for (const auto& name : order) {
         const auto& numbers = resolver.resolve(name);

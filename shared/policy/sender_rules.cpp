@@ -5,11 +5,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <regex>
 
 #include "shared/base/strings.h"
+#include "shared/config/table_file.h"
 #include "shared/policy/aliases.h"
 
 namespace smsm {
@@ -76,13 +75,6 @@ SenderRules load_sender_rules(const std::string& path, const AliasTable* aliases
                               std::vector<std::string>& errors) {
     SenderRules out;
     out.source = path;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        errors.push_back(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-        return out;
-    }
-    std::string line;
-    std::size_t bytes = 0;
     int lineno = 0;
     bool continuable = false;
     auto add_destinations = [&](std::string_view text, SenderRule& rule) {
@@ -95,37 +87,29 @@ SenderRules load_sender_rules(const std::string& path, const AliasTable* aliases
                 rule.destinations.push_back(std::move(d));
         }
     };
-    while (std::getline(in, line)) {
-        ++lineno;
-        bytes += line.size() + 1;
-        if (bytes > kMaxFileBytes) {
-            errors.push_back(
-                fmt::format("{}:{}: file larger than {} bytes", path, lineno, kMaxFileBytes));
-            break;
-        }
-        std::string_view content = trim(line);
-        if (content.empty() || content.front() == '#') continue;
-        if (line.front() == ' ' || line.front() == '\t') {
+    read_table_file(path, kMaxFileBytes, errors, [&](const TableLine& l) {
+        lineno = l.number;
+        if (l.continuation) {
             if (!continuable)
                 errors.push_back(
                     fmt::format("{}:{}: continuation line without a rule", path, lineno));
             else
-                add_destinations(content, out.rules.back());
-            continue;
+                add_destinations(l.text, out.rules.back());
+            return true;
         }
         continuable = false;
-        auto space = content.find_first_of(" \t");
-        std::string sender = to_lower(content.substr(0, space));
-        std::string_view rest = space == std::string_view::npos ? "" : content.substr(space);
+        auto space = l.text.find_first_of(" \t");
+        std::string sender = to_lower(l.text.substr(0, space));
+        std::string_view rest = space == std::string_view::npos ? "" : l.text.substr(space);
         if (!valid_sender(sender)) {
             errors.push_back(
                 fmt::format("{}:{}: \"{}\" is not a sender pattern (user@domain, @domain, <> or *)",
                             path, lineno, printable(sender)));
-            continue;
+            return true;
         }
         if (out.rules.size() >= kMaxRules) {
             errors.push_back(fmt::format("{}:{}: more than {} rules", path, lineno, kMaxRules));
-            break;
+            return false;
         }
         SenderRule rule;
         rule.line = lineno;
@@ -133,7 +117,8 @@ SenderRules load_sender_rules(const std::string& path, const AliasTable* aliases
         add_destinations(rest, rule);
         out.rules.push_back(std::move(rule));
         continuable = true;
-    }
+        return true;
+    });
     return out;
 }
 
