@@ -359,34 +359,11 @@ class PostfixSandbox:
 
     def sink_messages(self):
         """Messages the sink got: dicts with client, mail_from, rcpts (list), data, file."""
-        out = []
-        for path in sorted(glob.glob(os.path.join(self.sink_dir, "*"))):
-            with open(path, "rb") as f:
-                text = f.read().decode("utf-8", "replace")
-            m = {"file": path, "rcpts": [], "mail_from": None, "client": None}
-            lines = text.split("\n")
-            i = 0
-            while i < len(lines) and lines[i].startswith("X-"):
-                k, _, v = lines[i].partition(": ")
-                if k == "X-Rcpt-Args":
-                    m["rcpts"].append(_addr(v))
-                elif k == "X-Mail-Args":
-                    m["mail_from"] = _addr(v)
-                elif k == "X-Client-Addr":
-                    m["client"] = v
-                i += 1
-            m["data"] = "\n".join(lines[i:])
-            out.append(m)
-        return out
+        return sink_messages(self.sink_dir)
 
     def wait_for_sink(self, predicate, timeout=30.0):
         """Poll until some sink message satisfies predicate; return the matching ones."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [m for m in self.sink_messages() if predicate(m)]
-            if found or time.monotonic() >= deadline:
-                return found
-            time.sleep(0.1)
+        return wait_for_sink(self.sink_dir, predicate, timeout)
 
     def maillog_text(self):
         try:
@@ -411,6 +388,40 @@ def _entries(lines):
         else:
             out.append(line)
     return out
+
+
+def sink_messages(sink_dir):
+    """What an smtp-sink that dumps to sink_dir received: one dict per message with client,
+    mail_from, rcpts (list), data and file (the envelope is in X-*-Args header lines)."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(sink_dir, "*"))):
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        m = {"file": path, "rcpts": [], "mail_from": None, "client": None}
+        lines = text.split("\n")
+        i = 0
+        while i < len(lines) and lines[i].startswith("X-"):
+            k, _, v = lines[i].partition(": ")
+            if k == "X-Rcpt-Args":
+                m["rcpts"].append(_addr(v))
+            elif k == "X-Mail-Args":
+                m["mail_from"] = _addr(v)
+            elif k == "X-Client-Addr":
+                m["client"] = v
+            i += 1
+        m["data"] = "\n".join(lines[i:])
+        out.append(m)
+    return out
+
+
+def wait_for_sink(sink_dir, predicate, timeout=30.0):
+    """Poll until some sink message satisfies predicate; return the matching ones."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [m for m in sink_messages(sink_dir) if predicate(m)]
+        if found or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.1)
 
 
 def _addr(args):

@@ -30,6 +30,7 @@ import threading
 import time
 
 from fake_dns import FakeDNS
+from postfix_sandbox import sink_messages, wait_for_sink
 
 DEBS = os.environ.get("SENDMAIL_DEBS", "/var/cache/sms-milter-tests/sendmail")
 PACKAGES = ("sendmail-base", "sendmail-bin", "sendmail-cf", "libwrap0", "liblockfile1")
@@ -267,31 +268,10 @@ class SendmailSandbox:
 
     def sink_messages(self):
         """Messages the sink got: dicts with mail_from, rcpts (list), data, file."""
-        out = []
-        for path in sorted(glob.glob(os.path.join(self.sink_dir, "*"))):
-            with open(path, "rb") as f:
-                text = f.read().decode("utf-8", "replace")
-            m = {"file": path, "rcpts": [], "mail_from": None}
-            lines = text.split("\n")
-            i = 0
-            while i < len(lines) and lines[i].startswith("X-"):
-                k, _, v = lines[i].partition(": ")
-                if k == "X-Rcpt-Args":
-                    m["rcpts"].append(_addr(v))
-                elif k == "X-Mail-Args":
-                    m["mail_from"] = _addr(v)
-                i += 1
-            m["data"] = "\n".join(lines[i:])
-            out.append(m)
-        return out
+        return sink_messages(self.sink_dir)
 
     def wait_for_sink(self, predicate, timeout=20.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [m for m in self.sink_messages() if predicate(m)]
-            if found or time.monotonic() >= deadline:
-                return found
-            time.sleep(0.1)
+        return wait_for_sink(self.sink_dir, predicate, timeout)
 
     # ---- sending -------------------------------------------------------------------------
     def smtp(self, sender, rcpts, raw, source="127.0.0.1", port=25, auth=None, timeout=60):
@@ -316,11 +296,6 @@ class SendmailSandbox:
         return replies, data
 
 
-def _addr(args):
-    first = args.split()[0] if args.split() else ""
-    if first.upper().startswith(("FROM:", "TO:")):
-        first = first.split(":", 1)[1]
-    return first.strip("<>").lower()
 
 
 def _alive(pid):
