@@ -54,8 +54,9 @@ class Environment:
             raise
         return self
 
-    def _start(self):
-        self.root = tempfile.mkdtemp(prefix="sms-milter-e2e-", dir=os.environ.get("E2E_TMPDIR"))
+    def _start_twilio(self, prefix="sms-milter-e2e-"):
+        """The work directory, the throw-away PKI, the secret token file and the fake Twilio."""
+        self.root = tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("E2E_TMPDIR"))
         os.chmod(self.root, 0o755)
         self.pki = make_pki(os.path.join(self.root, "pki"))
         self.token_file = os.path.join(self.root, "twilio-token")
@@ -65,6 +66,9 @@ class Environment:
         self.fake = FakeTwilio(self.pki["cert"], self.pki["key"], self.account_sid,
                                self.auth_token,
                                log_path=os.path.join(self.root, "fake-twilio.log")).start()
+
+    def _start(self):
+        self._start_twilio()
         listeners = []
         for name, spec in self.milter_specs.items():
             ca = self.pki["other_ca" if spec.get("untrusted") else "ca"]

@@ -21,15 +21,12 @@ import pwd
 import secrets
 import shutil
 import stat
-import tempfile
 import time
 import unittest
 
 import doc_snippets
-from fake_twilio import FakeTwilio
 from harness import Environment, exit_on_sigterm
 from milter_proc import MilterInstance
-from pki import make_pki
 from postfix_sandbox import MAIN_CF, Listener, PostfixSandbox, SendFailed
 
 SMS_NUMBER = "+14155550123"
@@ -47,16 +44,7 @@ class DocumentedPostfix(Environment):
         super().__init__({})
 
     def _start(self):
-        self.root = tempfile.mkdtemp(prefix="sms-milter-net-", dir=os.environ.get("E2E_TMPDIR"))
-        os.chmod(self.root, 0o755)
-        self.pki = make_pki(os.path.join(self.root, "pki"))
-        self.token_file = os.path.join(self.root, "twilio-token")
-        fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(self.auth_token + "\n")
-        self.fake = FakeTwilio(self.pki["cert"], self.pki["key"], self.account_sid,
-                               self.auth_token,
-                               log_path=os.path.join(self.root, "fake-twilio.log")).start()
+        self._start_twilio(prefix="sms-milter-net-")
 
         pdir = self.postfix_dir
         spool = os.path.join(pdir, "spool")
