@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,14 @@ struct GatewayDomain {
     std::string region;  // ISO 3166, upper case; empty: default_region
 };
 
+// At most `count` SMS per `period` (a `N/PERIOD` value); count 0: no limit.
+struct RateLimit {
+    std::uint32_t count = 0;
+    std::chrono::seconds period{0};
+    bool on() const { return count > 0; }
+    std::string str() const;  // "30/1h", or "none"
+};
+
 struct Config {
     std::string source;  // the file it was read from
 
@@ -47,6 +56,10 @@ struct Config {
     std::vector<std::string> allowed_senders;  // lowercased "user@dom" or "@dom"
     bool require_sasl_auth = false;
     bool local_submission = false;  // mail submitted on the MTA host may text
+    RateLimit sender_rate_limit;       // per envelope sender
+    RateLimit destination_rate_limit;  // per destination number
+    RateLimit global_rate_limit;       // all SMS together
+    std::chrono::seconds storm_window{300};  // 0: off
 
     std::string twilio_account_sid;
     std::string twilio_auth_token_file;
@@ -71,6 +84,7 @@ struct Config {
     std::chrono::seconds outbox_retention{7 * 86400};
     std::chrono::seconds eom_wait{0};
     int send_concurrency = 16;
+    double twilio_send_rate = 0;  // create requests per second; 0: no pacing
     LookupFailure lookup_failure_action = LookupFailure::Defer;
     std::string failure_notice;                 // empty: none; "sender"; or an address
     std::vector<std::string> sendmail_command;  // argv

@@ -68,6 +68,25 @@ std::size_t parse_size(std::string_view v, std::size_t min, std::size_t max) {
     return n;
 }
 
+// "N/PERIOD" (30/1h), or 0 or none for no limit.
+RateLimit parse_rate_limit(std::string_view v) {
+    if (v == "0" || v == "none") return {};
+    auto slash = v.find('/');
+    std::uint32_t n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + (slash == v.npos ? 0 : slash), n);
+    if (slash == v.npos || ec != std::errc{} || end != v.data() + slash || n == 0 || n > 1000000)
+        bad("expected N/PERIOD like 30/1h (N from 1 to 1000000), or none");
+    return {n, parse_duration(v.substr(slash + 1), 1, 7 * 86400)};
+}
+
+double parse_rate(std::string_view v, double max) {
+    double d = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+    if (ec != std::errc{} || end != v.data() + v.size() || !(d >= 0 && d <= max))
+        bad(fmt::format("expected a number from 0 to {}", max));
+    return d;
+}
+
 void require_match(std::string_view v, const char* pattern, std::string_view what) {
     if (!std::regex_match(v.begin(), v.end(), std::regex(pattern))) bad(what);
 }
@@ -171,6 +190,22 @@ const KeyDef kKeys[] = {
      "yes: mail submitted on the MTA host itself (sendmail(1), Postfix pickup: no SMTP "
      "client) may text; no: its SMS recipients are refused at end of message",
      [](Config& c, std::string_view v) { c.local_submission = parse_bool(v); }},
+    {"sender_rate_limit", "500/1h",
+     "SMS allowed per envelope sender, as N/PERIOD (counted per number texted, kept in the "
+     "state directory across restarts); past it RCPT gets 450 4.7.1; none: no limit",
+     [](Config& c, std::string_view v) { c.sender_rate_limit = parse_rate_limit(v); }},
+    {"destination_rate_limit", "60/1h",
+     "SMS allowed per destination number, as N/PERIOD; past it RCPT gets 450 4.7.1; none: "
+     "no limit",
+     [](Config& c, std::string_view v) { c.destination_rate_limit = parse_rate_limit(v); }},
+    {"global_rate_limit", "2000/1h",
+     "SMS allowed in total, as N/PERIOD; past it RCPT gets 450 4.7.1; none: no limit",
+     [](Config& c, std::string_view v) { c.global_rate_limit = parse_rate_limit(v); }},
+    {"storm_window", "5m",
+     "the same sender, number and text (numbers standing alone, such as counters, values, "
+     "times and dates, ignored) again within this time of the first SMS is accepted but not "
+     "sent; when the window closes one summary SMS says how many were held back; 0: off",
+     [](Config& c, std::string_view v) { c.storm_window = parse_duration(v, 0, 86400); }},
     {"twilio_account_sid", "", "Twilio account SID, AC followed by 32 hex digits (required)",
      [](Config& c, std::string_view v) {
          if (!v.empty())
@@ -265,6 +300,10 @@ const KeyDef kKeys[] = {
      [](Config& c, std::string_view v) {
          c.send_concurrency = static_cast<int>(parse_size(v, 1, 64));
      }},
+    {"twilio_send_rate", "0",
+     "most message create requests sent to Twilio per second, across all requests in flight "
+     "(a long code takes about 1, toll-free 3, a short code 100); 0: no pacing",
+     [](Config& c, std::string_view v) { c.twilio_send_rate = parse_rate(v, 10000); }},
     {"lookup_failure_action", "defer",
      "when a job's outcome is uncertain and Twilio's message list cannot be read: "
      "defer (look again later), resend (risk a duplicate) or fail",
@@ -421,6 +460,15 @@ ConfigLoad load_config(const std::string& path, bool skip_secrets) {
     finish(*cfg, lines, skip_secrets, result.errors);
     if (result.errors.empty()) result.config = std::move(cfg);
     return result;
+}
+
+std::string RateLimit::str() const {
+    if (!on()) return "none";
+    auto s = period.count();
+    if (s % 86400 == 0) return fmt::format("{}/{}d", count, s / 86400);
+    if (s % 3600 == 0) return fmt::format("{}/{}h", count, s / 3600);
+    if (s % 60 == 0) return fmt::format("{}/{}m", count, s / 60);
+    return fmt::format("{}/{}s", count, s);
 }
 
 std::string describe_config_keys() {
