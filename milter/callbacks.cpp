@@ -153,7 +153,8 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
         if (!c) return to_status(ctx, replies::internal());
         Envelope env{c->client, argv && argv[0] ? argv[0] : "", macro(ctx, "{auth_authen}"),
                      c->local_submission};
-        c->message = std::make_unique<Message>(g_services->config->get(), std::move(env));
+        c->message = std::make_unique<Message>(g_services->config->get(), std::move(env),
+                                               g_services->limits);
         return SMFIS_CONTINUE;
     });
 }

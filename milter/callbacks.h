@@ -4,6 +4,7 @@
 #include "shared/config/config_holder.h"
 #include "shared/delivery/outbox.h"
 #include "shared/delivery/sender.h"
+#include "shared/policy/rate_limit.h"
 
 namespace smsm {
 
@@ -11,6 +12,7 @@ struct MilterServices {
     ConfigHolder* config;
     Outbox* outbox;
     Sender* sender;
+    RateLimiter* limits;
 };
 
 // Registers the filter with libmilter; the services must outlive smfi_main().

@@ -10,6 +10,7 @@
 #include "shared/base/log.h"
 #include "shared/base/strings.h"
 #include "shared/delivery/outbox.h"
+#include "shared/policy/rate_limit.h"
 
 namespace smsm {
 
@@ -46,7 +47,43 @@ void show(const Job& j) {
         display_text(j.body, 2000, "    "));
 }
 
+// Where the rate limits and storm windows stand, from the outbox (the daemon also counts the
+// messages it is receiving right now).
+void print_limits(const Config& cfg, Outbox& outbox) {
+    RateLimiter limits;
+    load_rate_counts(outbox, limits);
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    fmt::print("\nrate limits (SMS counted within each period; the fullest 10 of each kind):\n");
+    for (auto kind : {LimitKind::Global, LimitKind::Sender, LimitKind::Destination}) {
+        const RateLimit& limit = kind == LimitKind::Global   ? cfg.global_rate_limit
+                                 : kind == LimitKind::Sender ? cfg.sender_rate_limit
+                                                             : cfg.destination_rate_limit;
+        if (!limit.on()) fmt::print("  {:<23} none\n", limit_key_name(kind));
+    }
+    for (const auto& s : limits.standings(cfg, now, 10)) {
+        std::string who = s.kind == LimitKind::Global ? "all SMS"
+                          : s.kind == LimitKind::Destination
+                              ? log::number(s.key)
+                              : fmt::format("<{}>", printable(s.key));
+        fmt::print("  {:<23} {:<30} {} of {}\n", limit_key_name(s.kind), who, s.used,
+                   s.limit.str());
+    }
+    auto storms = outbox.storm_counts();
+    fmt::print("\nstorm windows open: {} (alerts held back for their summaries: {})\n", storms.open,
+               storms.held);
+}
+
 }  // namespace
+
+void load_rate_counts(Outbox& outbox, RateLimiter& limits) {
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    for (const auto& c : outbox.counted_since(now - RateLimiter::kLongestPeriod))
+        limits.add_past(c.at, c.sender, c.number);
+}
 
 int cmd_queue(const Args& argv) {
     Args args = argv;
@@ -80,6 +117,7 @@ int cmd_queue(const Args& argv) {
         } else if (action == "stats") {
             for (const auto& [state, n] : outbox.count_by_state())
                 fmt::print("{:<9} {}\n", state, n);
+            print_limits(*load.config, outbox);
         } else if (action == "show") {
             auto job = outbox.get(id);
             if (!job) {

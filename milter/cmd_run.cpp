@@ -110,7 +110,7 @@ int cmd_run(const Args& argv) {
     const Config& cfg = *load.config;
     ConfigHolder holder(load.config);
     try {
-        MilterServices services{&holder, nullptr, nullptr};  // complete before smfi_main()
+        MilterServices services{&holder, nullptr, nullptr, nullptr};  // complete before smfi_main()
         if (!register_milter(services)) {
             log::fatal("smfi_register failed");
             return 1;
@@ -130,9 +130,12 @@ int cmd_run(const Args& argv) {
             log::info("running as user {} (uid {}, gid {})", user.name, user.uid, user.gid);
         }
         Outbox outbox(cfg.state_directory);
+        RateLimiter limits;
+        load_rate_counts(outbox, limits);
         Sender sender(holder, outbox);
         services.outbox = &outbox;
         services.sender = &sender;
+        services.limits = &limits;
         sender.start();
         ReloadThread reloader([&holder] { reload(holder); });
         log::info("starting sms-milter {} on {}", SMS_MILTER_VERSION, cfg.milter_socket);

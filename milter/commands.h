@@ -14,6 +14,11 @@ int cmd_send(const Args& args);
 int cmd_render(const Args& args);
 int cmd_queue(const Args& args);
 
+class Outbox;
+class RateLimiter;
+// The rate limits' counts as the outbox recorded them (after a restart, for queue stats).
+void load_rate_counts(Outbox& outbox, RateLimiter& limits);
+
 // Shared option handling: takes "-c FILE" out of args; returns the config path.
 std::string take_config_option(Args& args);
 

@@ -55,10 +55,10 @@ struct Config {
     std::vector<Cidr> allowed_clients;
     std::vector<std::string> allowed_senders;  // lowercased "user@dom" or "@dom"
     bool require_sasl_auth = false;
-    bool local_submission = false;  // mail submitted on the MTA host may text
-    RateLimit sender_rate_limit;       // per envelope sender
-    RateLimit destination_rate_limit;  // per destination number
-    RateLimit global_rate_limit;       // all SMS together
+    bool local_submission = false;           // mail submitted on the MTA host may text
+    RateLimit sender_rate_limit;             // per envelope sender
+    RateLimit destination_rate_limit;        // per destination number
+    RateLimit global_rate_limit;             // all SMS together
     std::chrono::seconds storm_window{300};  // 0: off
 
     std::string twilio_account_sid;

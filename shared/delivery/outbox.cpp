@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "shared/delivery/outbox_sql.h"
+
 namespace smsm {
 
 namespace {
@@ -39,60 +41,29 @@ CREATE TABLE IF NOT EXISTS dedup (
     job_id  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dedup_created ON dedup (created);
+CREATE TABLE IF NOT EXISTS rate_events (
+    at     INTEGER NOT NULL,
+    sender TEXT NOT NULL,
+    number TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rate_events_at ON rate_events (at);
+CREATE TABLE IF NOT EXISTS storms (
+    id        INTEGER PRIMARY KEY,
+    key       TEXT NOT NULL,
+    first_job INTEGER NOT NULL,
+    queue_id  TEXT NOT NULL,
+    sender    TEXT NOT NULL,
+    rcpt      TEXT NOT NULL,
+    number    TEXT NOT NULL,
+    window    INTEGER NOT NULL,
+    closes    INTEGER NOT NULL,
+    expires   INTEGER NOT NULL,
+    held      INTEGER NOT NULL DEFAULT 0,
+    sample    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS storms_key ON storms (key, closes);
+CREATE INDEX IF NOT EXISTS storms_closes ON storms (closes);
 )";
-
-std::int64_t to_unix(Clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-std::int64_t unix_now() {
-    return to_unix(Clock::now());
-}
-
-class Stmt {
-  public:
-    Stmt(sqlite3* db, const std::string& sql) : db_(db) {
-        if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st_, nullptr) != SQLITE_OK)
-            throw std::runtime_error(fmt::format("outbox: {}", sqlite3_errmsg(db)));
-    }
-    ~Stmt() { sqlite3_finalize(st_); }
-    Stmt(const Stmt&) = delete;
-    Stmt& operator=(const Stmt&) = delete;
-
-    Stmt& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(st_, i, v)); }
-    Stmt& bind(int i, const std::string& v) {
-        return check(
-            sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-    }
-    // Returns true while there is a row.
-    bool step() {
-        int rc = sqlite3_step(st_);
-        if (rc == SQLITE_ROW) return true;
-        if (rc == SQLITE_DONE) return false;
-        throw std::runtime_error(fmt::format("outbox: {}", sqlite3_errmsg(db_)));
-    }
-    // Runs a statement that returns no rows; the number of rows it changed.
-    int run() {
-        while (step()) {
-        }
-        return sqlite3_changes(db_);
-    }
-    bool is_null(int col) const { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
-    std::int64_t integer(int col) const { return sqlite3_column_int64(st_, col); }
-    std::string text(int col) const {
-        auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
-        return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, col)))
-                 : std::string();
-    }
-
-  private:
-    Stmt& check(int rc) {
-        if (rc != SQLITE_OK)
-            throw std::runtime_error(fmt::format("outbox: {}", sqlite3_errmsg(db_)));
-        return *this;
-    }
-    sqlite3* db_;
-    sqlite3_stmt* st_ = nullptr;
-};
 
 constexpr const char* kJobColumns =
     "id, queue_id, sender, rcpt, number, body, state, attempts, last_error, sid, check_first, "
@@ -166,17 +137,15 @@ void Outbox::exec(const char* sql) {
     }
 }
 
-EnqueueResult Outbox::enqueue(const std::vector<NewJob>& jobs, std::chrono::seconds dedup_window) {
-    return enqueue_group_.submit(EnqueueRequest{&jobs, dedup_window},
+EnqueueResult Outbox::enqueue(const std::vector<NewJob>& jobs, std::chrono::seconds dedup_window,
+                              std::chrono::seconds storm_window) {
+    return enqueue_group_.submit(EnqueueRequest{&jobs, dedup_window, storm_window},
                                  [this](std::vector<EnqueueGroup::Item*>& batch) {
                                      std::lock_guard lock(mutex_);
                                      enqueue_batch(batch);
                                  });
 }
 
-// One transaction for every message waiting to be queued; each message in a savepoint of its
-// own, so that one that fails does not take the others with it. The commit (the fsync) makes
-// them all durable at once, or none of them.
 void Outbox::enqueue_batch(std::vector<EnqueueGroup::Item*>& batch) {
     exec("BEGIN IMMEDIATE");
     try {
@@ -184,7 +153,7 @@ void Outbox::enqueue_batch(std::vector<EnqueueGroup::Item*>& batch) {
         for (auto* item : batch) {
             exec("SAVEPOINT message");
             try {
-                item->result = insert_jobs(*item->request->jobs, item->request->dedup_window, now);
+                item->result = insert_jobs(*item->request, now);
                 exec("RELEASE message");
             } catch (...) {
                 item->error = std::current_exception();
@@ -200,37 +169,47 @@ void Outbox::enqueue_batch(std::vector<EnqueueGroup::Item*>& batch) {
     }
 }
 
-EnqueueResult Outbox::insert_jobs(const std::vector<NewJob>& jobs,
-                                  std::chrono::seconds dedup_window, std::int64_t now) {
+EnqueueResult Outbox::insert_jobs(const EnqueueRequest& request, std::int64_t now) {
     EnqueueResult result;
     Stmt(db_.get(), "DELETE FROM dedup WHERE created < ?1")
-        .bind(1, now - dedup_window.count())
+        .bind(1, now - request.dedup_window.count())
         .run();
-    for (const auto& j : jobs) {
+    for (const auto& j : *request.jobs) {
         if (!j.dedup_key.empty()) {
             Stmt seen(db_.get(), "SELECT 1 FROM dedup WHERE key = ?1");
             if (seen.bind(1, j.dedup_key).step()) {
                 result.ids.push_back(0);
+                result.storm_of.push_back(0);
                 ++result.duplicates;
                 continue;
             }
         }
-        Stmt s(db_.get(),
-               "INSERT INTO jobs (created, updated, queue_id, sender, rcpt, number, body, "
-               "state, next_attempt, "
-               "expires) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?1, ?7)");
-        s.bind(1, now).bind(2, j.queue_id).bind(3, j.sender).bind(4, j.rcpt).bind(5, j.number);
-        s.bind(6, j.body).bind(7, to_unix(j.expires)).run();
-        std::int64_t id = sqlite3_last_insert_rowid(db_.get());
+        bool storms = request.storm_window.count() > 0 && !j.storm_key.empty();
+        std::int64_t first = storms ? hold_in_storm(j, now) : 0;
+        std::int64_t id = first == 0 ? insert_job(j, now) : 0;
         result.ids.push_back(id);
-        if (!j.dedup_key.empty())
+        result.storm_of.push_back(first);
+        if (!j.dedup_key.empty())  // a resubmission of a held-back alert is a duplicate too
             Stmt(db_.get(), "INSERT INTO dedup (key, created, job_id) VALUES (?1, ?2, ?3)")
                 .bind(1, j.dedup_key)
                 .bind(2, now)
-                .bind(3, id)
+                .bind(3, id != 0 ? id : first)
                 .run();
+        if (id == 0) continue;
+        if (storms) open_storm(j, id, now, request.storm_window);
+        if (j.counted) count_sms(j, now);
     }
     return result;
+}
+
+std::int64_t Outbox::insert_job(const NewJob& j, std::int64_t now) {
+    Stmt s(db_.get(),
+           "INSERT INTO jobs (created, updated, queue_id, sender, rcpt, number, body, "
+           "state, next_attempt, "
+           "expires) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?1, ?7)");
+    s.bind(1, now).bind(2, j.queue_id).bind(3, j.sender).bind(4, j.rcpt).bind(5, j.number);
+    s.bind(6, j.body).bind(7, to_unix(j.expires)).run();
+    return sqlite3_last_insert_rowid(db_.get());
 }
 
 std::optional<Job> Outbox::claim_due() {
@@ -283,8 +262,15 @@ std::optional<Clock::time_point> Outbox::next_due(std::optional<bool> check_firs
                          "AND check_first = ?1"
                        : "SELECT MIN(next_attempt) FROM jobs WHERE state IN ('queued','deferred')");
     if (check_first) s.bind(1, *check_first ? 1 : 0);
-    if (!s.step() || s.is_null(0)) return std::nullopt;
-    return Clock::time_point(std::chrono::seconds(s.integer(0)));
+    std::optional<std::int64_t> next;
+    if (s.step() && !s.is_null(0)) next = s.integer(0);
+    if (!check_first || !*check_first) {
+        Stmt storm(db_.get(), "SELECT MIN(closes) FROM storms WHERE held > 0");
+        if (storm.step() && !storm.is_null(0))
+            next = next ? std::min(*next, storm.integer(0)) : storm.integer(0);
+    }
+    if (!next) return std::nullopt;
+    return Clock::time_point(std::chrono::seconds(*next));
 }
 
 void Outbox::mark_sent(std::int64_t id, const std::string& sid) {
@@ -376,6 +362,8 @@ std::map<std::string, std::int64_t> Outbox::count_by_state() {
 
 int Outbox::purge_finished(Clock::time_point cutoff) {
     std::lock_guard lock(mutex_);
+    // Rate counts live at most a week (RateLimiter::kLongestPeriod).
+    Stmt(db_.get(), "DELETE FROM rate_events WHERE at < ?1").bind(1, unix_now() - 7 * 86400).run();
     return Stmt(db_.get(), "DELETE FROM jobs WHERE state IN ('sent','failed') AND updated < ?1")
         .bind(1, to_unix(cutoff))
         .run();

@@ -14,12 +14,16 @@
 // loses nothing, and what a power loss can lose leaves the job `sending`, which the next
 // start turns into a lookup at Twilio before any resend (found: sent; not found: sent again).
 // The dedup table remembers which (sender, recipient, Message-ID, text) were queued recently.
+// rate_events holds one row per SMS counted against the rate limits (shared/policy/
+// rate_limit.h), for their counts after a restart. A storm is the first job of a
+// (sender, number, text) with the alerts held back after it (outbox_limits.cpp).
 #pragma once
 
 #include <sqlite3.h>
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,6 +45,9 @@ struct NewJob {
     std::string body;             // SMS text
     std::string dedup_key;        // empty: no deduplication
     Clock::time_point expires{};  // end of the queue lifetime
+    std::string storm_key{};      // empty: not subject to storm_window
+    std::string storm_sample{};   // the start of the text, for a storm's summary
+    bool counted = true;          // counts against the rate limits (a rate_events row)
 };
 
 struct Job {
@@ -60,10 +67,29 @@ struct Job {
     std::int64_t expires = 0;
 };
 
-// What enqueue did with each job: its id, or 0 when it was a duplicate.
+// What enqueue did with each job: its id; or 0 when it was a duplicate, or held back by a
+// storm (storm_of: that storm's first job).
 struct EnqueueResult {
     std::vector<std::int64_t> ids;
+    std::vector<std::int64_t> storm_of;
     std::size_t duplicates = 0;
+};
+
+// A storm window that closed with alerts held back: its summary job.
+struct StormSummary {
+    std::int64_t first_job = 0;
+    std::int64_t job = 0;  // the summary SMS, queued
+    std::int64_t held = 0;
+    std::string queue_id;  // of the first job's message
+    std::string sender;
+    std::string number;
+};
+
+// One SMS counted against the rate limits.
+struct CountedSms {
+    std::int64_t at = 0;  // unix seconds
+    std::string sender;
+    std::string number;
 };
 
 class Outbox {
@@ -73,8 +99,25 @@ class Outbox {
 
     // All jobs of one message, durable when it returns; a job whose dedup key was queued
     // within dedup_window is skipped. Concurrent calls share one transaction and one fsync
-    // (group commit). Throws when it cannot commit.
-    EnqueueResult enqueue(const std::vector<NewJob>& jobs, std::chrono::seconds dedup_window);
+    // (group commit); a job with a storm key whose storm is open (younger than storm_window)
+    // is held back and counted in that storm instead. Throws when it cannot commit.
+    EnqueueResult enqueue(const std::vector<NewJob>& jobs, std::chrono::seconds dedup_window,
+                          std::chrono::seconds storm_window = std::chrono::seconds{0});
+
+    // Storm windows that have closed: each with alerts held back becomes a summary job,
+    // queued now with the text summary(held, window seconds, sample), in one durable
+    // transaction; all are forgotten.
+    using StormText = std::function<std::string(std::int64_t held, std::int64_t window_seconds,
+                                                const std::string& sample)>;
+    std::vector<StormSummary> close_storms(const StormText& summary);
+    // Storm windows open now, and the alerts they hold back.
+    struct StormCounts {
+        std::int64_t open = 0;
+        std::int64_t held = 0;
+    };
+    StormCounts storm_counts();
+    // The SMS counted against the rate limits since `since` (unix seconds), oldest first.
+    std::vector<CountedSms> counted_since(std::int64_t since);
 
     // Takes the next due job (queued, or deferred with its time come) and marks it sending.
     std::optional<Job> claim_due();
@@ -83,7 +126,8 @@ class Outbox {
     // (one fsync), before returning them in the order they fell due.
     std::vector<Job> claim_due(std::size_t sends, std::size_t lookups);
     // When the next queued or deferred job falls due, if any; of those with or without
-    // check_first only, when given.
+    // check_first only, when given. A storm window closing with alerts held back counts as
+    // a job falling due without check_first.
     std::optional<Clock::time_point> next_due(std::optional<bool> check_first = std::nullopt);
 
     void mark_sent(std::int64_t id, const std::string& sid);  // no fsync of its own
@@ -108,11 +152,18 @@ class Outbox {
     struct EnqueueRequest {
         const std::vector<NewJob>* jobs;
         std::chrono::seconds dedup_window;
+        std::chrono::seconds storm_window;
     };
     using EnqueueGroup = GroupCommit<EnqueueRequest, EnqueueResult>;
     void enqueue_batch(std::vector<EnqueueGroup::Item*>& batch);
-    EnqueueResult insert_jobs(const std::vector<NewJob>& jobs, std::chrono::seconds dedup_window,
-                              std::int64_t now);
+    EnqueueResult insert_jobs(const EnqueueRequest& request, std::int64_t now);
+    std::int64_t insert_job(const NewJob& j, std::int64_t now);
+    // Storm bookkeeping for one new job (outbox_limits.cpp): the open storm's first job when
+    // it is held back (counted there), else 0.
+    std::int64_t hold_in_storm(const NewJob& j, std::int64_t now);
+    void open_storm(const NewJob& j, std::int64_t job_id, std::int64_t now,
+                    std::chrono::seconds window);
+    void count_sms(const NewJob& j, std::int64_t now);
 
     struct Closer {
         void operator()(sqlite3* db) const { sqlite3_close_v2(db); }

@@ -8,6 +8,7 @@
 #include "shared/base/log.h"
 #include "shared/base/strings.h"
 #include "shared/delivery/notice.h"
+#include "shared/text/storm_text.h"
 
 namespace smsm {
 
@@ -259,6 +260,7 @@ void Sender::take_due(Dispatch& d) {
     if (sends + lookups == 0) return;
     std::vector<Job> jobs;
     try {
+        if (sends > 0) close_storms();  // summaries due now become jobs to claim
         jobs = outbox_.claim_due(sends, lookups);
     } catch (...) {
         // Look again a little later, not at once and again.
@@ -280,6 +282,15 @@ void Sender::take_due(Dispatch& d) {
     };
     if (sends > 0 && got_sends < sends) until_next(d.sends, false);
     if (lookups > 0 && got_lookups < lookups) until_next(d.lookups, true);
+}
+
+// Storm windows that closed with alerts held back: their summary SMS are queued now.
+void Sender::close_storms() {
+    for (const auto& s : outbox_.close_storms(storm_summary))
+        log::info(log::Qid{s.queue_id},
+                  "to={}, from=<{}>, status=queued, job={} (storm summary: {} held back after "
+                  "job {})",
+                  log::number(s.number), printable(s.sender), s.job, s.held, s.first_job);
 }
 
 // A claimed job: expired, to be looked up first, or sent now.

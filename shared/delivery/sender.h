@@ -75,6 +75,7 @@ class Sender {
     bool refresh_transport(Dispatch& d);
     std::chrono::steady_clock::time_point run_until(const Dispatch& d, bool may_start);
     void take_due(Dispatch& d);
+    void close_storms();
     void start_job(Dispatch& d, const Job& job, bool looked_up);
     void finish_job(const Job& job, const SendResult& r, const Config& cfg);
     void look_up();

@@ -69,6 +69,12 @@ inline Reply twilio_refused(int code, std::string_view error) {
     bool bad_number = code == 21211 || code == 21612 || code == 21614;
     return Reply::reject(bad_number ? "5.1.1" : "5.7.1", std::move(text));
 }
+// A rate limit (SPEC §4) is reached: the client may try again once the period has moved on.
+inline Reply rate_limited(std::string_view key, std::string_view limit) {
+    return Reply::tempfail("450", "4.7.1",
+                           "SMS rate limit reached (" + std::string(key) + " " +
+                               std::string(limit) + "), try again later");
+}
 inline Reply not_queued() {
     return Reply::tempfail("451", "4.3.0", "Cannot queue SMS now, try again later");
 }

@@ -12,22 +12,35 @@
 #include "shared/policy/address.h"
 #include "shared/text/message_text.h"
 #include "shared/text/mime_limit.h"
+#include "shared/text/storm_text.h"
 
 namespace smsm {
 
 namespace {
 constexpr std::size_t kMaxSmsRcpts = 1000;  // numbers, aliases counted by their numbers
 
-// Identifies "the same SMS from the same message" across client resubmissions, whose queue
-// IDs differ: SHA-256 over envelope sender, number, Message-ID and Date, and text.
-std::string dedup_key(const std::string& sender, const std::string& number,
-                      const std::string& message_id, const std::string& text) {
-    std::string material = to_lower(sender) + '\0' + number + '\0' + message_id + '\0' + text;
+std::string sha256_hex(const std::string& material) {
     unsigned char digest[SHA256_DIGEST_LENGTH];
     SHA256(reinterpret_cast<const unsigned char*>(material.data()), material.size(), digest);
     std::string hex;
     for (unsigned char b : digest) hex += fmt::format("{:02x}", b);
     return hex;
+}
+// Identifies "the same SMS from the same message" across client resubmissions, whose queue
+// IDs differ: SHA-256 over envelope sender, number, Message-ID and Date, and text.
+std::string dedup_key(const std::string& sender, const std::string& number,
+                      const std::string& message_id, const std::string& text) {
+    return sha256_hex(to_lower(sender) + '\0' + number + '\0' + message_id + '\0' + text);
+}
+// Identifies "the same alert again" for storm_window: envelope sender, number and the text
+// as storm_fingerprint() reads it (shared/text/storm_text.h).
+std::string storm_key(const std::string& sender, const std::string& number,
+                      const std::string& text) {
+    return sha256_hex(to_lower(sender) + '\0' + number + '\0' + storm_fingerprint(text));
+}
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch())
+        .count();
 }
 // An RCPT argument in angle brackets, for a log line (Postfix's cleanup passes the
 // recipients of local mail without them).
@@ -46,8 +59,35 @@ constexpr std::size_t kMaxHeaders = 1000;
 constexpr std::size_t kMaxHeaderBytes = 256 * 1024;
 }  // namespace
 
-Message::Message(std::shared_ptr<const Config> cfg, Envelope env)
-    : cfg_(std::move(cfg)), env_(std::move(env)), capture_(cfg_->body_size_limit) {}
+Message::Message(std::shared_ptr<const Config> cfg, Envelope env, RateLimiter* limits)
+    : cfg_(std::move(cfg)),
+      env_(std::move(env)),
+      limits_(limits),
+      capture_(cfg_->body_size_limit) {}
+
+Message::~Message() {
+    for (const auto& number : reserved_) limits_->release(env_.sender, number);
+}
+
+// Reserves the SMS this recipient would cost against the rate limits; the reply when a
+// limit refuses.
+std::optional<Reply> Message::over_limit(const std::vector<PhoneNumber>& numbers,
+                                         std::string_view raw, std::string_view qid) {
+    if (!limits_) return std::nullopt;
+    std::vector<std::string> e164;
+    for (const auto& n : numbers) e164.push_back(n.e164);
+    auto hit = limits_->reserve(*cfg_, env_.sender, e164, unix_now());
+    if (!hit) {
+        reserved_.insert(reserved_.end(), e164.begin(), e164.end());
+        return std::nullopt;
+    }
+    Reply r = replies::rate_limited(limit_key_name(hit->kind), hit->limit.str());
+    if (!env_.local_submission)
+        log::info(log::Qid{qid}, "reject: RCPT from [{}]: {}; from=<{}> to={}",
+                  env_.client ? env_.client->str() : "local", r.str(), printable(bare_sender()),
+                  log::address(raw));
+    return r;
+}
 
 Reply Message::rcpt(std::string_view raw, std::string_view qid) {
     RcptDecision d = decide_rcpt(*cfg_, env_, raw);
@@ -57,6 +97,12 @@ Reply Message::rcpt(std::string_view raw, std::string_view qid) {
     }
     if (d.reply.action == Reply::Action::Continue && sms_numbers_ + d.numbers.size() > kMaxSmsRcpts)
         d.reply = Reply::tempfail("452", "4.5.3", "Too many SMS recipients");
+    if (d.reply.action == Reply::Action::Continue) {
+        if (auto limited = over_limit(d.numbers, raw, qid)) {
+            if (!env_.local_submission) return *limited;
+            d.reply = *limited;
+        }
+    }
     if (d.reply.action != Reply::Action::Continue && env_.local_submission) {
         // Postfix cannot refuse a recipient of locally submitted mail (it would keep the
         // message and log a configuration error): the refusal waits for end of message.
@@ -133,6 +179,65 @@ void Message::refuse_recipients(log::Qid q, const std::string& text, EomOutcome&
     }
 }
 
+// One job per distinct number, each with its dedup and storm keys.
+std::vector<NewJob> Message::make_jobs(std::string_view qid, const std::string& text) const {
+    auto expires = Clock::now() + cfg_->max_queue_lifetime;
+    bool storms = cfg_->storm_window.count() > 0;
+    std::string sample = storms ? storm_sample(text) : "";
+    std::vector<NewJob> jobs;
+    for (const auto& r : sms_) {
+        for (const auto& number : r.numbers) {  // one number, or an alias's
+            bool dup = std::any_of(jobs.begin(), jobs.end(),
+                                   [&](const NewJob& j) { return j.number == number; });
+            if (dup) continue;
+            NewJob j;
+            j.queue_id = qid;
+            j.sender = bare_sender();
+            j.rcpt = r.raw;
+            j.number = number;
+            j.body = text;
+            if (cfg_->duplicate_window.count() > 0)
+                j.dedup_key = dedup_key(j.sender, number, identity_, text);
+            j.expires = expires;
+            if (storms) {
+                j.storm_key = storm_key(j.sender, number, text);
+                j.storm_sample = sample;
+            }
+            jobs.push_back(std::move(j));
+        }
+    }
+    return jobs;
+}
+
+// Logs what became of each job, and counts the queued ones against the rate limits (their
+// reservations from RCPT); the others' reservations are released with the message.
+void Message::log_queued(log::Qid q, const std::vector<NewJob>& jobs, const EnqueueResult& queued,
+                         EomOutcome& out) {
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+        const NewJob& j = jobs[i];
+        if (queued.ids[i] != 0) {
+            out.job_ids.push_back(queued.ids[i]);
+            log::info(q, "to={}, from=<{}>, status=queued, job={}", log::number(j.number),
+                      printable(j.sender), queued.ids[i]);
+            if (auto it = std::find(reserved_.begin(), reserved_.end(), j.number);
+                it != reserved_.end()) {
+                reserved_.erase(it);
+                limits_->commit(env_.sender, j.number, unix_now());
+            }
+        } else if (queued.storm_of[i] != 0) {
+            log::info(q,
+                      "to={}, from=<{}>, status=suppressed, first_job={} (the same alert within "
+                      "storm_window; counted in its summary)",
+                      log::number(j.number), printable(j.sender), queued.storm_of[i]);
+        } else {
+            log::info(q,
+                      "to={}, from=<{}>, status=duplicate (queued before within "
+                      "duplicate_window; not sent again)",
+                      log::number(j.number), printable(j.sender));
+        }
+    }
+}
+
 EomOutcome Message::end(std::string_view qid, Outbox& outbox) {
     EomOutcome out;
     if (sms_.empty() && refused_.empty()) return out;
@@ -176,33 +281,10 @@ EomOutcome Message::end(std::string_view qid, Outbox& outbox) {
                   printable(bare_sender()));
         return out;
     }
-    auto expires = Clock::now() + cfg_->max_queue_lifetime;
-    std::vector<NewJob> jobs;
-    for (const auto& r : sms_) {
-        for (const auto& number : r.numbers) {  // one number, or an alias's
-            bool dup = std::any_of(jobs.begin(), jobs.end(),
-                                   [&](const NewJob& j) { return j.number == number; });
-            if (dup) continue;
-            std::string key = cfg_->duplicate_window.count() > 0
-                                  ? dedup_key(bare_sender(), number, identity_, text)
-                                  : "";
-            jobs.push_back({std::string(qid), bare_sender(), r.raw, number, text, key, expires});
-        }
-    }
+    std::vector<NewJob> jobs = make_jobs(qid, text);
     try {
-        EnqueueResult queued = outbox.enqueue(jobs, cfg_->duplicate_window);
-        for (std::size_t i = 0; i < jobs.size(); ++i) {
-            if (queued.ids[i] == 0) {
-                log::info(q,
-                          "to={}, from=<{}>, status=duplicate (queued before within "
-                          "duplicate_window; not sent again)",
-                          log::number(jobs[i].number), printable(jobs[i].sender));
-                continue;
-            }
-            out.job_ids.push_back(queued.ids[i]);
-            log::info(q, "to={}, from=<{}>, status=queued, job={}", log::number(jobs[i].number),
-                      printable(jobs[i].sender), queued.ids[i]);
-        }
+        EnqueueResult queued = outbox.enqueue(jobs, cfg_->duplicate_window, cfg_->storm_window);
+        log_queued(q, jobs, queued, out);
     } catch (const std::exception& e) {
         log::error(q, "cannot queue SMS: {}", e.what());
         out.reply = replies::not_queued();

@@ -13,6 +13,7 @@
 #include "shared/config/config.h"
 #include "shared/delivery/outbox.h"
 #include "shared/policy/policy.h"
+#include "shared/policy/rate_limit.h"
 #include "shared/session/reply.h"
 #include "shared/text/body_capture.h"
 
@@ -26,7 +27,11 @@ struct EomOutcome {
 
 class Message {
   public:
-    Message(std::shared_ptr<const Config> cfg, Envelope env);
+    // limits: the rate limits' counters; null: none are applied (render).
+    Message(std::shared_ptr<const Config> cfg, Envelope env, RateLimiter* limits = nullptr);
+    ~Message();
+    Message(const Message&) = delete;
+    Message& operator=(const Message&) = delete;
 
     Reply rcpt(std::string_view raw, std::string_view qid);
     bool has_sms() const { return !sms_.empty() || !refused_.empty(); }
@@ -44,6 +49,11 @@ class Message {
 
   private:
     std::string bare_sender() const;
+    std::optional<Reply> over_limit(const std::vector<PhoneNumber>& numbers, std::string_view raw,
+                                    std::string_view qid);
+    std::vector<NewJob> make_jobs(std::string_view qid, const std::string& text) const;
+    void log_queued(log::Qid q, const std::vector<NewJob>& jobs, const EnqueueResult& queued,
+                    EomOutcome& out);
     void refuse_recipients(log::Qid q, const std::string& text, EomOutcome& out);
     struct SmsRcpt {
         std::string raw;
@@ -57,6 +67,8 @@ class Message {
     };
     std::shared_ptr<const Config> cfg_;
     Envelope env_;
+    RateLimiter* limits_;
+    std::vector<std::string> reserved_;  // numbers reserved at RCPT, not yet committed
     std::vector<SmsRcpt> sms_;
     std::size_t sms_numbers_ = 0;
     std::vector<Refused> refused_;

@@ -167,9 +167,9 @@ TEST_CASE("the same message submitted twice is queued once") {
     }
 }
 
-TEST_CASE("a new alert with the same text but another Date is texted again") {
+TEST_CASE("a new alert with the same text but another Date is texted again (storm_window off)") {
     test::TempDir d;
-    auto cfg = session_config(d);
+    auto cfg = test::load_test_config(d, "storm_window = 0\n");
     Outbox outbox(d.path());
     std::size_t jobs = 0;
     for (const char* date : {"Wed, 25 Nov 2026 10:00:00 +0000", "Wed, 25 Nov 2026 10:05:00 +0000",

@@ -1,0 +1,97 @@
+// The outbox's part in storm_window and the rate limits: storms (the first job of a sender,
+// number and text, and the alerts held back after it, until its window closes) and
+// rate_events (the SMS counted against the rate limits, for their counts after a restart).
+// Everything here runs inside the outbox's transactions, so a held-back alert is durable
+// exactly when a queued one would be.
+#include <fmt/format.h>
+
+#include "shared/delivery/outbox.h"
+#include "shared/delivery/outbox_sql.h"
+
+namespace smsm {
+
+std::int64_t Outbox::hold_in_storm(const NewJob& j, std::int64_t now) {
+    Stmt open(db_.get(),
+              "UPDATE storms SET held = held + 1, sample = ?3 WHERE id = (SELECT id FROM storms "
+              "WHERE key = ?1 AND closes > ?2 ORDER BY closes DESC LIMIT 1) RETURNING first_job");
+    open.bind(1, j.storm_key).bind(2, now).bind(3, j.storm_sample);
+    std::int64_t first = open.step() ? open.integer(0) : 0;
+    open.run();
+    return first;
+}
+
+void Outbox::open_storm(const NewJob& j, std::int64_t job_id, std::int64_t now,
+                        std::chrono::seconds window) {
+    Stmt s(db_.get(),
+           "INSERT INTO storms (key, first_job, queue_id, sender, rcpt, number, window, closes, "
+           "expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    s.bind(1, j.storm_key).bind(2, job_id).bind(3, j.queue_id).bind(4, j.sender).bind(5, j.rcpt);
+    s.bind(6, j.number).bind(7, window.count()).bind(8, now + window.count());
+    s.bind(9, to_unix(j.expires));
+    s.run();
+}
+
+void Outbox::count_sms(const NewJob& j, std::int64_t now) {
+    Stmt(db_.get(), "INSERT INTO rate_events (at, sender, number) VALUES (?1, ?2, ?3)")
+        .bind(1, now)
+        .bind(2, j.sender)
+        .bind(3, j.number)
+        .run();
+}
+
+std::vector<StormSummary> Outbox::close_storms(const StormText& summary) {
+    std::lock_guard lock(mutex_);
+    std::vector<StormSummary> out;
+    std::int64_t now = unix_now();
+    {
+        Stmt due(db_.get(), "SELECT 1 FROM storms WHERE closes <= ?1 LIMIT 1");
+        if (!due.bind(1, now).step()) return out;
+    }
+    exec("BEGIN IMMEDIATE");
+    try {
+        Stmt s(db_.get(),
+               "DELETE FROM storms WHERE closes <= ?1 RETURNING first_job, held, queue_id, sender, "
+               "rcpt, number, window, expires, sample");
+        s.bind(1, now);
+        std::vector<std::pair<StormSummary, NewJob>> closed;
+        while (s.step()) {
+            if (s.integer(1) == 0) continue;  // nothing held back: nothing to say
+            StormSummary sum{s.integer(0), 0, s.integer(1), s.text(2), s.text(3), s.text(5)};
+            NewJob job;
+            job.queue_id = sum.queue_id;
+            job.sender = sum.sender;
+            job.rcpt = s.text(4);
+            job.number = sum.number;
+            job.body = summary(sum.held, s.integer(6), s.text(8));
+            job.expires = Clock::time_point(std::chrono::seconds(s.integer(7)));
+            closed.emplace_back(std::move(sum), std::move(job));
+        }
+        for (auto& [sum, job] : closed) {
+            sum.job = insert_job(job, now);
+            out.push_back(std::move(sum));
+        }
+        exec("COMMIT");
+    } catch (...) {
+        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
+    return out;
+}
+
+Outbox::StormCounts Outbox::storm_counts() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_.get(), "SELECT COUNT(*), COALESCE(SUM(held), 0) FROM storms WHERE closes > ?1");
+    s.bind(1, unix_now()).step();
+    return {s.integer(0), s.integer(1)};
+}
+
+std::vector<CountedSms> Outbox::counted_since(std::int64_t since) {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_.get(), "SELECT at, sender, number FROM rate_events WHERE at >= ?1 ORDER BY at");
+    s.bind(1, since);
+    std::vector<CountedSms> out;
+    while (s.step()) out.push_back({s.integer(0), s.text(1), s.text(2)});
+    return out;
+}
+
+}  // namespace smsm
