@@ -1,6 +1,7 @@
 // `sms-milter render`: the whole decision path on a message file or stdin, with no network
-// and no outbox: for each recipient the SMTP reply it would get, or the number, SMS text,
-// encoding and segment count. --json prints one object per line.
+// and without changing the outbox: for each recipient the SMTP reply it would get, or the
+// number, SMS text, encoding and segment count, the rate limits' counts and whether
+// storm_window would hold it back. --json prints one object per line.
 #include <fmt/format.h>
 
 #include <fstream>
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "milter/commands.h"
+#include "milter/render_limits.h"
 #include "shared/base/log.h"
 #include "shared/session/session.h"
 #include "shared/text/message_text.h"
@@ -138,12 +140,20 @@ int cmd_render(const Args& argv) {
     }
     std::string text = message.sms_text();
     SegmentCount seg = count_segments(text);
+    RenderLimits limits(cfg);
 
     for (std::size_t i = 0; i < r.to.size(); ++i) {
         const RcptDecision& d = decisions[i];
         Reply reply = d.reply;
         if (d.gateway && reply.action == Reply::Action::Continue && text.empty())
             reply = replies::no_text();
+        LimitsVerdict verdict;
+        if (d.gateway && reply.action == Reply::Action::Continue) {
+            std::vector<std::string> numbers;
+            for (const auto& n : d.numbers) numbers.push_back(n.e164);
+            verdict = limits.check(env.sender, numbers, text);
+            if (verdict.refused) reply = *verdict.refused;
+        }
         bool sms = d.gateway && reply.action == Reply::Action::Continue;
         if (r.json) {
             nlohmann::json j{{"rcpt", bracketed(r.to[i])}};
@@ -174,6 +184,7 @@ int cmd_render(const Args& argv) {
                 if (d.carrier) j["carrier"] = d.carrier->carrier;
                 if (cfg.sender_rules) j["sender_rule"] = d.rule_line;
             }
+            if (d.gateway) j.update(verdict.json);
             fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         } else if (!d.gateway) {
             fmt::print("{}: not an SMS recipient, delivered as usual\n", bracketed(r.to[i]));
@@ -183,6 +194,7 @@ int cmd_render(const Args& argv) {
                 why = d.rule_line ? fmt::format(" (sender_rules line {})", d.rule_line)
                                   : " (no sender_rules line for this sender)";
             fmt::print("{}: {}{}\n", bracketed(r.to[i]), reply.str(), why);
+            for (const auto& line : verdict.lines) fmt::print("  {}\n", line);
         } else {
             std::string to;
             for (const auto& n : d.numbers)
@@ -200,6 +212,7 @@ int cmd_render(const Args& argv) {
             std::string indented = "    ";
             for (char c : text) indented += c == '\n' ? std::string("\n    ") : std::string(1, c);
             fmt::print("{}\n", indented);
+            for (const auto& line : verdict.lines) fmt::print("  {}\n", line);
         }
     }
     return 0;

@@ -92,6 +92,22 @@ struct CountedSms {
     std::string number;
 };
 
+// What `render` shows of the rate limits and storm windows, read from an outbox without
+// creating or changing anything.
+struct OpenStorm {
+    std::string key;
+    std::int64_t first_job = 0;
+    std::int64_t held = 0;
+    std::int64_t closes = 0;  // unix seconds
+};
+struct LimitsSnapshot {
+    std::vector<CountedSms> counted;  // since the time asked for, oldest first
+    std::vector<OpenStorm> storms;    // open now
+};
+// Null when STATE_DIRECTORY/outbox.db does not exist or cannot be read.
+std::optional<LimitsSnapshot> read_limits_snapshot(const std::string& state_directory,
+                                                   std::int64_t since);
+
 class Outbox {
   public:
     // Opens (creating if needed) STATE_DIRECTORY/outbox.db. Throws std::runtime_error.

@@ -5,6 +5,8 @@
 // exactly when a queued one would be.
 #include <fmt/format.h>
 
+#include <memory>
+
 #include "shared/delivery/outbox.h"
 #include "shared/delivery/outbox_sql.h"
 
@@ -92,6 +94,32 @@ std::vector<CountedSms> Outbox::counted_since(std::int64_t since) {
     std::vector<CountedSms> out;
     while (s.step()) out.push_back({s.integer(0), s.text(1), s.text(2)});
     return out;
+}
+
+std::optional<LimitsSnapshot> read_limits_snapshot(const std::string& state_directory,
+                                                   std::int64_t since) {
+    std::string path = state_directory + "/outbox.db";
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+    std::unique_ptr<sqlite3, decltype(&sqlite3_close_v2)> db(raw, &sqlite3_close_v2);
+    if (rc != SQLITE_OK) return std::nullopt;
+    sqlite3_busy_timeout(db.get(), 2000);
+    try {
+        LimitsSnapshot snap;
+        Stmt counted(db.get(),
+                     "SELECT at, sender, number FROM rate_events WHERE at >= ?1 ORDER BY at");
+        counted.bind(1, since);
+        while (counted.step())
+            snap.counted.push_back({counted.integer(0), counted.text(1), counted.text(2)});
+        Stmt storms(db.get(), "SELECT key, first_job, held, closes FROM storms WHERE closes > ?1");
+        storms.bind(1, unix_now());
+        while (storms.step())
+            snap.storms.push_back(
+                {storms.text(0), storms.integer(1), storms.integer(2), storms.integer(3)});
+        return snap;
+    } catch (const std::exception&) {
+        return std::nullopt;  // an outbox from before these tables, or unreadable
+    }
 }
 
 }  // namespace smsm

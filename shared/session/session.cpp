@@ -32,12 +32,6 @@ std::string dedup_key(const std::string& sender, const std::string& number,
                       const std::string& message_id, const std::string& text) {
     return sha256_hex(to_lower(sender) + '\0' + number + '\0' + message_id + '\0' + text);
 }
-// Identifies "the same alert again" for storm_window: envelope sender, number and the text
-// as storm_fingerprint() reads it (shared/text/storm_text.h).
-std::string storm_key(const std::string& sender, const std::string& number,
-                      const std::string& text) {
-    return sha256_hex(to_lower(sender) + '\0' + number + '\0' + storm_fingerprint(text));
-}
 std::int64_t unix_now() {
     return std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch())
         .count();
@@ -59,6 +53,11 @@ constexpr std::size_t kMaxHeaders = 1000;
 constexpr std::size_t kMaxHeaderBytes = 256 * 1024;
 }  // namespace
 
+std::string storm_key(const std::string& sender, const std::string& number,
+                      const std::string& text) {
+    return sha256_hex(to_lower(sender) + '\0' + number + '\0' + storm_fingerprint(text));
+}
+
 Message::Message(std::shared_ptr<const Config> cfg, Envelope env, RateLimiter* limits)
     : cfg_(std::move(cfg)),
       env_(std::move(env)),
@@ -74,8 +73,10 @@ Message::~Message() {
 std::optional<Reply> Message::over_limit(const std::vector<PhoneNumber>& numbers,
                                          std::string_view raw, std::string_view qid) {
     if (!limits_) return std::nullopt;
-    std::vector<std::string> e164;
-    for (const auto& n : numbers) e164.push_back(n.e164);
+    std::vector<std::string> e164;  // a number this message texts already costs nothing more
+    for (const auto& n : numbers)
+        if (std::find(reserved_.begin(), reserved_.end(), n.e164) == reserved_.end())
+            e164.push_back(n.e164);
     auto hit = limits_->reserve(*cfg_, env_.sender, e164, unix_now());
     if (!hit) {
         reserved_.insert(reserved_.end(), e164.begin(), e164.end());

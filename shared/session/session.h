@@ -19,6 +19,11 @@
 
 namespace smsm {
 
+// Identifies "the same alert again" for storm_window: envelope sender, number and the text as
+// storm_fingerprint() reads it (shared/text/storm_text.h).
+std::string storm_key(const std::string& sender, const std::string& number,
+                      const std::string& text);
+
 struct EomOutcome {
     Reply reply;                        // Continue, Discard, Reject or Tempfail
     std::vector<std::string> remove;    // RCPT arguments to delete, exactly as received

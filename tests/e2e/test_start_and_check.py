@@ -184,7 +184,12 @@ class RenderFrom(unittest.TestCase):
         self.assertEqual((r.returncode, r.stdout),
                          (0, "<%s>: SMS to +14155550123 (US, fixed_line_or_mobile), GSM-7, 1 segment, "
                              "16 septets\n"
-                             "    DISK FULL\n    on db1\n" % rcpt))
+                             "    DISK FULL\n    on db1\n"
+                             "  rate limits for +14155550123 (no readable outbox in %s: counted "
+                             "from 0): sender_rate_limit 0 of 500/1h, destination_rate_limit 0 of "
+                             "60/1h, global_rate_limit 0 of 2000/1h\n"
+                             "  storm_window for +14155550123: texted; the same alert again within "
+                             "300s would be held back\n" % (rcpt, w.path("state"))))
 
 
 if __name__ == "__main__":

@@ -132,6 +132,19 @@ TEST_CASE("past a limit RCPT gets 450 4.7.1 naming it; counts come back from the
     CHECK(standing[2].used == 3);  // global
 }
 
+TEST_CASE("a number named twice in one message is counted once") {
+    test::TempDir d;
+    auto cfg = test::load_test_config(d, "destination_rate_limit = 1/1h\n");
+    Outbox outbox(d.path());
+    RateLimiter limits;
+    Message m(cfg, Envelope{IpAddress::parse("127.0.0.1"), "<a@example.com>", ""}, &limits);
+    CHECK(m.rcpt("<4155550123@sms.example.com>", "Q").action == Reply::Action::Continue);
+    CHECK(m.rcpt("<+14155550123@sms.example.com>", "Q").action == Reply::Action::Continue);
+    m.header("Subject", "x");
+    CHECK(m.end("Q", outbox).job_ids.size() == 1);
+    CHECK(limits.reserve(*cfg, "<b@example.com>", {kA}, unix_now()));
+}
+
 TEST_CASE("a message that is not queued gives its reservations back") {
     test::TempDir d;
     auto cfg = test::load_test_config(d, "destination_rate_limit = 1/1h\n");
