@@ -184,7 +184,7 @@ int cmd_render(const Args& argv) {
                 if (d.carrier) j["carrier"] = d.carrier->carrier;
                 if (cfg.sender_rules) j["sender_rule"] = d.rule_line;
             }
-            if (d.gateway) j.update(verdict.json);
+            if (verdict.json.is_object()) j.update(verdict.json);
             fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         } else if (!d.gateway) {
             fmt::print("{}: not an SMS recipient, delivered as usual\n", bracketed(r.to[i]));
