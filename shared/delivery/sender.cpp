@@ -8,6 +8,7 @@
 #include "shared/base/log.h"
 #include "shared/base/strings.h"
 #include "shared/delivery/notice.h"
+#include "shared/delivery/pacer.h"
 #include "shared/text/storm_text.h"
 
 namespace smsm {
@@ -19,6 +20,8 @@ constexpr auto kAuthComplaintInterval = std::chrono::minutes(1);
 constexpr auto kProgressInterval = std::chrono::seconds(10);
 constexpr auto kPurgeInterval = std::chrono::hours(1);
 constexpr auto kLookupSlack = std::chrono::minutes(2);  // clock skew between us and Twilio
+// twilio_send_rate: jobs are claimed when they may start within this time, not before.
+constexpr auto kClaimAhead = std::chrono::milliseconds(250);
 constexpr std::size_t kLookupsOpen = 4;     // claimed for a lookup at once (one is looked up)
 constexpr std::size_t kMaxNotices = 10000;  // failure notices waiting for sendmail
 
@@ -66,6 +69,7 @@ struct Sender::Dispatch {
     std::uint64_t seen = 0;  // generation_ at the last claim
     Due sends, lookups;
     Clock::time_point last_purge{};
+    Pacer pacer;  // twilio_send_rate, of the current snapshot (not the transport's)
     std::size_t send_room() const {
         auto max = static_cast<std::size_t>(cfg->send_concurrency);
         return max - std::min(max, in_flight.size());
@@ -75,6 +79,19 @@ struct Sender::Dispatch {
     // up before they are sent, like those in flight.
     std::size_t prefetch() const {
         return static_cast<std::size_t>(std::max(1, cfg->send_concurrency / 4));
+    }
+    // A create request may start now: there is room, and the pacer lets it.
+    bool may_send() const {
+        return send_room() > 0 && pacer.may_start(std::chrono::steady_clock::now());
+    }
+    // Jobs to claim: as many as there is room for and the prefetch; paced, no more than may
+    // start within kClaimAhead (the outbox, not memory, is where jobs wait their turn).
+    // Counts those claimed before.
+    std::size_t to_claim() const {
+        auto n = send_room() + prefetch();
+        if (pacer.paced())
+            n = std::min(n, pacer.starts_within(std::chrono::steady_clock::now(), kClaimAhead));
+        return n - std::min(n, ready.size());
     }
 };
 
@@ -179,29 +196,43 @@ void Sender::dispatch() {
 
 // How long the transport may run before the dispatcher looks at the outbox again: until a
 // job falls due that there is room for, or kIdleWait (`queue retry` from another process).
-// Requests that end, wake() and lookups that are done return earlier.
+// Paced, a job claimed (or back from a lookup) waits for the pacer's next start, and no more
+// are claimed until kClaimAhead before it. Requests that end, wake() and lookups that are
+// done return earlier.
 std::chrono::steady_clock::time_point Sender::run_until(const Dispatch& d, bool may_start) {
     auto now = Clock::now();
-    auto next = now + kIdleWait;
+    auto steady_now = std::chrono::steady_clock::now();
+    auto at = [&](Clock::time_point t) {
+        return steady_now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                std::max(t - now, Clock::duration::zero()));
+    };
+    auto until = at(now + kIdleWait);
     if (may_start) {
-        bool lookup_room;
+        bool lookup_room, resends;
         {
             std::lock_guard lock(mutex_);
             lookup_room = lookups_open_ < kLookupsOpen;
+            resends = !resends_.empty();
         }
-        if (d.send_room() > 0) next = std::min(next, d.sends.exhausted ? d.sends.next : now);
-        if (lookup_room) next = std::min(next, d.lookups.exhausted ? d.lookups.next : now);
+        if (d.send_room() > 0) {
+            auto sends = at(d.sends.exhausted ? d.sends.next : now);
+            if (d.pacer.paced()) {
+                auto slot = d.pacer.next_start();
+                sends = d.ready.empty() && !resends ? std::max(sends, slot - kClaimAhead) : slot;
+            }
+            until = std::min(until, sends);
+        }
+        if (lookup_room) until = std::min(until, at(d.lookups.exhausted ? d.lookups.next : now));
     }
-    return std::chrono::steady_clock::now() +
-           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-               std::max(next - now, Clock::duration::zero()));
+    return until;
 }
 
 // A new transport after a reload that changed the configuration, once the old one has
 // nothing in flight (new credentials, URL or CA file apply to new requests only). False
-// while requests must wait for it.
+// while requests must wait for it. A new twilio_send_rate applies at once.
 bool Sender::refresh_transport(Dispatch& d) {
     auto cfg = config_.get();
+    d.pacer.set_rate(cfg->twilio_send_rate);
     if (cfg == d.cfg && d.transport) return true;
     if (!d.in_flight.empty()) return false;
     auto fresh = twilio_.transport(*cfg);
@@ -214,9 +245,10 @@ bool Sender::refresh_transport(Dispatch& d) {
     return true;
 }
 
-// Starts what may start: jobs back from a lookup first, then jobs claimed before, then due
-// jobs from the outbox, claimed in one transaction: as many as there is room for and a few
-// more (prefetch), and up to kLookupsOpen for the lookup thread.
+// Starts what may start (room in flight, and the pacer's leave): jobs back from a lookup
+// first, then jobs claimed before, then due jobs from the outbox, claimed in one
+// transaction: as many as Dispatch::to_claim() says, and up to kLookupsOpen for the lookup
+// thread (lookups are not paced).
 void Sender::take_due(Dispatch& d) {
     std::vector<Job> back;
     std::size_t lookup_room;
@@ -224,7 +256,8 @@ void Sender::take_due(Dispatch& d) {
     Clock::time_point deferred[2];
     {
         std::lock_guard lock(mutex_);
-        while (back.size() < d.send_room() && !resends_.empty()) {
+        std::size_t take = d.pacer.paced() ? (d.may_send() ? 1 : 0) : d.send_room();
+        while (back.size() < take && !resends_.empty()) {
             back.push_back(std::move(resends_.front()));
             resends_.pop_front();
         }
@@ -234,7 +267,7 @@ void Sender::take_due(Dispatch& d) {
             deferred[i] = std::exchange(deferred_[i], Clock::time_point::max());
     }
     for (const auto& job : back) start_job(d, job, true);
-    while (d.send_room() > 0 && !d.ready.empty()) {
+    while (d.may_send() && !d.ready.empty()) {
         Job job = std::move(d.ready.front());
         d.ready.pop_front();
         start_job(d, job, false);
@@ -255,7 +288,7 @@ void Sender::take_due(Dispatch& d) {
     for (auto* due : {&d.sends, &d.lookups})
         if (due->exhausted && now >= due->next) due->exhausted = false;
     std::size_t room = d.send_room();
-    std::size_t sends = d.sends.exhausted || room == 0 ? 0 : room + d.prefetch();
+    std::size_t sends = d.sends.exhausted || room == 0 ? 0 : d.to_claim();
     std::size_t lookups = d.lookups.exhausted ? 0 : lookup_room;
     if (sends + lookups == 0) return;
     std::vector<Job> jobs;
@@ -270,7 +303,7 @@ void Sender::take_due(Dispatch& d) {
     std::size_t got_sends = 0, got_lookups = 0;
     for (auto& job : jobs) {
         ++(job.check_first ? got_lookups : got_sends);
-        if (job.check_first || d.send_room() > 0)
+        if (job.check_first || d.may_send())
             start_job(d, job, false);
         else
             d.ready.push_back(std::move(job));
@@ -308,6 +341,7 @@ void Sender::start_job(Dispatch& d, const Job& job, bool looked_up) {
             return;
         }
         d.transport->submit(job.id, job.number, job.body);
+        d.pacer.started(std::chrono::steady_clock::now());
         d.in_flight.emplace(job.id, job);
     } catch (const std::exception& e) {
         recover(job, cfg, e);

@@ -1,10 +1,11 @@
 // The sender. One dispatcher thread keeps up to send_concurrency create requests in flight
 // through an SmsTransport (libcurl's multi interface: kept-alive connections, one CA store),
 // claims due jobs from the outbox in batches (durably `sending` before any request of the
-// batch can leave) and records each outcome: sent, deferred with backoff, or failed (with a
-// notice when configured). A job of uncertain outcome (check_first) is looked up in Twilio's
-// message list by a helper thread before any resend, and failure notices are mailed by
-// another, so that neither a slow lookup nor sendmail ever stalls the requests in flight.
+// batch can leave), starts at most twilio_send_rate of them per second (pacer.h) and records
+// each outcome: sent, deferred with backoff, or failed (with a notice when configured). A
+// job of uncertain outcome (check_first) is looked up in Twilio's message list by a helper
+// thread before any resend, and failure notices are mailed by another, so that neither a
+// slow lookup nor sendmail ever stalls the requests in flight.
 #pragma once
 
 #include <chrono>

@@ -120,9 +120,11 @@ std::vector<SmsDone> TwilioMulti::run(std::chrono::steady_clock::time_point unti
     };
     collect();
     if (!done.empty()) return done;
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    until - std::chrono::steady_clock::now())
-                    .count();
+    // Rounded up: woken before `until`, the sender would find nothing to do and poll again
+    // with no wait until it came (twilio_send_rate waits to the millisecond).
+    auto wait =
+        std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now())
+            .count();
     // libcurl shortens the wait to its own next timeout (connect, request timeouts).
     int ms = static_cast<int>(std::clamp<long long>(wait, 0, INT_MAX));
     check(curl_multi_poll(s.multi.get(), nullptr, 0, ms, nullptr), "curl_multi_poll");
