@@ -28,18 +28,13 @@ import http.client
 import os
 import re
 import ssl
-import subprocess
 import sys
 import threading
 import time
 import urllib.parse
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
-
-from harness import Environment, exit_on_sigterm  # noqa: E402
-
-SENDER = "alerts@example.com"
+import drain
+from drain import Environment, exit_on_sigterm
 
 
 def fake_alone(env, clients, per_client, latency_ms):
@@ -109,7 +104,7 @@ def main():
     if a.mails % a.numbers or a.sessions % a.numbers:
         sys.exit("burst.py: --mails and --sessions must be multiples of --numbers")
     exit_on_sigterm()
-    overrides = {"minimal_backoff_time": "1s", "maximal_backoff_time": "10s"}
+    overrides = dict(drain.OVERRIDES)
     if a.concurrency is not None:
         overrides["send_concurrency"] = str(a.concurrency)
     env = Environment({"bench": {"overrides": overrides}})
@@ -119,44 +114,20 @@ def main():
         milter = env.milters["bench"]
         port = env.postfix.listeners["bench"].port
         env.fake.set_latency(a.latency_ms)
-        numbers = ["+1415555%04d" % (100 + i) for i in range(a.numbers)]
-        per_run = a.mails // a.numbers
-        procs = []
         t_start, wall_start = time.monotonic(), time.time()
-        for i, num in enumerate(numbers):
-            procs.append(subprocess.Popen(
-                ["smtp-source", "-s", str(a.sessions // a.numbers), "-m", str(per_run),
-                 "-f", SENDER, "-t", num + "@sms.example.com", "-S", "bench burst %d" % i,
-                 "-M", "bench.e2e.test", "127.0.0.1:%d" % port],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
         deadline = t_start + a.timeout
-        failed_runs = []
-        for pr in procs:
-            try:
-                out, _ = pr.communicate(timeout=max(1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pr.kill()
-                out, _ = pr.communicate()
-            if pr.returncode != 0:
-                failed_runs.append((pr.returncode, out.strip()[-500:]))
+        failed_runs = drain.queue_burst(port, a.mails, drain.numbers(a.numbers), a.sessions,
+                                        "bench burst", deadline)
         t_sent = time.monotonic()
         accepted = len(re.findall(r"status=queued", milter.log_text()))
         # drain: every accepted mail has a sent job and an SMS, or the timeout
-        while time.monotonic() < deadline:
-            states = collections.Counter(j["state"] for j in milter.jobs())
-            if states.get("sent", 0) + states.get("failed", 0) >= accepted and \
-                    len(env.fake.messages()) >= accepted:
-                break
-            time.sleep(0.2)
+        drain.wait_drained(env, milter, accepted, deadline)
         t_drained = time.monotonic()
         peak_rss = vm_hwm(milter.proc.pid)
         time.sleep(2)  # late duplicates
         msgs = env.fake.messages()
-        jobs = milter.jobs()
-        states = collections.Counter(j["state"] for j in jobs)
-        sids = collections.Counter(j["sid"] for j in jobs if j["sid"])
-        stray = [m for m in msgs if m["sid"] not in sids]
-        duplicates = max(len(stray), len(msgs) - states.get("sent", 0))
+        states = collections.Counter(j["state"] for j in milter.jobs())
+        duplicates = drain.duplicates(env, milter)
         created = sorted(m["_created"] for m in msgs)
         stats = env.fake.stats()
         dedup_merged = milter.log_text().count("status=duplicate")
