@@ -4,6 +4,8 @@
 #include <gmime/gmime.h>
 
 #include <memory>
+#include <optional>
+#include <utility>
 
 #include "shared/base/strings.h"
 #include "shared/text/gsm_transliterate.h"
@@ -75,12 +77,15 @@ std::string part_text(GMimeObject* obj) {
 struct Found {
     std::string plain;
     std::string html;
+    GMimeMessage* forwarded = nullptr;  // the first message/rfc822 part (a forwarded mail)
+    int forwarded_depth = 0;
 };
 
 // Depth-first walk: the first non-attachment text/plain wins, the first text/html is the
-// fallback.
+// fallback. A message/rfc822 part (a forward as attachment, inline or not) is not walked
+// here: its text follows the note around it (forwarded_text()).
 void walk(GMimeObject* obj, int depth, Found& found) {
-    if (!obj || depth > kMaxMimeDepth || !found.plain.empty()) return;
+    if (!obj || depth > kMaxMimeDepth) return;
     if (GMIME_IS_MULTIPART(obj)) {
         auto* mp = GMIME_MULTIPART(obj);
         int n = g_mime_multipart_get_count(mp);
@@ -89,9 +94,13 @@ void walk(GMimeObject* obj, int depth, Found& found) {
     }
     if (GMIME_IS_MESSAGE_PART(obj)) {
         GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
-        if (inner) walk(g_mime_message_get_mime_part(inner), depth + 1, found);
+        if (inner && !found.forwarded) {
+            found.forwarded = inner;
+            found.forwarded_depth = depth + 1;
+        }
         return;
     }
+    if (!found.plain.empty()) return;
     if (!GMIME_IS_TEXT_PART(obj) || g_mime_part_is_attachment(GMIME_PART(obj))) return;
     GMimeContentType* ct = g_mime_object_get_content_type(obj);
     if (g_mime_content_type_is_type(ct, "text", "plain")) {
@@ -133,6 +142,84 @@ void replace_all(std::string& s, std::string_view from, std::string_view to) {
 }
 
 constexpr std::string_view kTokens[] = {"{subject}", "{body}", "{from}", "{from_name}", "{sender}"};
+
+// Where shape_body is relative to an inline forward.
+enum class Forward {
+    None,     // not after a forward marker
+    Marker,   // just after one
+    Headers,  // in the forwarded mail's header block
+    Body,     // in the forwarded text: lines quoted with ">" are kept
+};
+
+bool contains_nocase(std::string_view s, std::string_view what) {
+    for (std::size_t i = 0; i + what.size() <= s.size(); ++i)
+        if (g_ascii_strncasecmp(s.data() + i, what.data(), what.size()) == 0) return true;
+    return false;
+}
+
+// "---------- Forwarded message ---------", "-------- Original Message --------", "-----Original
+// Message-----", "Begin forwarded message:".
+bool is_forward_marker(std::string_view line) {
+    if (line.size() > 80) return false;
+    if (g_ascii_strcasecmp(std::string(line).c_str(), "Begin forwarded message:") == 0) return true;
+    bool dashes =
+        line.size() >= 10 && line.substr(0, 3) == "---" && line.substr(line.size() - 3) == "---";
+    return dashes && (contains_nocase(line, "forwarded message") ||
+                      contains_nocase(line, "original message"));
+}
+
+// A header line of a forwarded mail's block: its lowercased name and its value.
+std::optional<std::pair<std::string, std::string>> forwarded_field(std::string_view line) {
+    for (std::string_view name : {"from", "sent", "date", "to", "cc", "subject"}) {
+        if (line.size() > name.size() && line[name.size()] == ':' &&
+            g_ascii_strncasecmp(line.data(), name.data(), name.size()) == 0)
+            return std::pair{std::string(name), std::string(trim(line.substr(name.size() + 1)))};
+    }
+    return std::nullopt;
+}
+
+// The subject without "Fwd:", "FW:", "Re:" prefixes, for comparing.
+std::string_view bare_subject(std::string_view s) {
+    for (bool again = true; again;) {
+        again = false;
+        s = trim(s);
+        for (std::string_view prefix : {"fwd:", "fw:", "re:"}) {
+            if (s.size() >= prefix.size() &&
+                g_ascii_strncasecmp(s.data(), prefix.data(), prefix.size()) == 0) {
+                s.remove_prefix(prefix.size());
+                again = true;
+            }
+        }
+    }
+    return s;
+}
+
+// The forwarded mail's subject says nothing new when the forward's own subject is it.
+bool same_subject(std::string_view forwarded, std::string_view outer) {
+    std::string_view a = bare_subject(forwarded), b = bare_subject(outer);
+    return a.size() == b.size() && g_ascii_strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// The shaped text of a message: its own text, then that of the first mail forwarded in it
+// (a message/rfc822 part), introduced by that mail's subject, so that a forwarded alert keeps
+// its text after the forwarder's note.
+std::string message_body(GMimeMessage* msg, int depth, std::string_view cut_marker,
+                         std::string_view subject) {
+    Found found;
+    walk(g_mime_message_get_mime_part(msg), depth, found);
+    std::string body = shape_body(found.plain.empty() ? html_to_text(found.html) : found.plain,
+                                  cut_marker, subject);
+    if (!found.forwarded || found.forwarded_depth > kMaxMimeDepth) return body;
+    std::string inner;
+    if (const char* s = g_mime_message_get_subject(found.forwarded))
+        if (!same_subject(one_line(s), subject)) inner = one_line(s);
+    std::string text =
+        message_body(found.forwarded, found.forwarded_depth, cut_marker, one_line(subject));
+    if (!inner.empty() && !text.empty()) inner += "\n";
+    inner += text;
+    if (!body.empty() && !inner.empty()) body += "\n\n";
+    return body + inner;
+}
 
 }  // namespace
 
@@ -187,9 +274,7 @@ MessageText extract_text(std::string_view raw, std::string_view cut_marker) {
         const char* name = internet_address_get_name(a);
         out.from_name = name && *name ? one_line(name) : out.from_addr;
     }
-    Found found;
-    walk(g_mime_message_get_mime_part(msg.get()), 0, found);
-    out.body = shape_body(found.plain.empty() ? html_to_text(found.html) : found.plain, cut_marker);
+    out.body = message_body(msg.get(), 0, cut_marker, out.subject);
     return out;
 }
 
@@ -213,10 +298,20 @@ std::string collapse_space(std::string_view text) {
     return out;
 }
 
-std::string shape_body(std::string_view text, std::string_view cut_marker) {
+std::string shape_body(std::string_view text, std::string_view cut_marker,
+                       std::string_view subject) {
     std::string out;
     std::size_t before_last = 0;  // the size of out before the last kept line was added
     bool pending_blank = false;
+    Forward forward = Forward::None;
+    bool after_headers = false;  // blank lines after a forwarded header block say nothing
+    auto keep = [&](const std::string& shaped) {
+        after_headers = false;
+        before_last = out.size();
+        if (!out.empty()) out += pending_blank ? "\n\n" : "\n";
+        pending_blank = false;
+        out += shaped;
+    };
     std::size_t pos = 0;
     while (pos <= text.size()) {
         auto nl = text.find('\n', pos);
@@ -233,7 +328,34 @@ std::string shape_body(std::string_view text, std::string_view cut_marker) {
             }
         }
         std::string shaped = one_line(line);
-        if (!shaped.empty() && shaped.front() == '>') {
+        if (is_forward_marker(shaped)) {
+            forward = Forward::Marker;
+            pending_blank = !out.empty();
+            if (cut) break;
+            continue;
+        }
+        if (forward != Forward::None && !shaped.empty() && shaped.front() == '>')
+            shaped = one_line(std::string_view(shaped).substr(1));  // quoted by the forwarder
+        if (forward == Forward::Marker || forward == Forward::Headers) {
+            // The forwarded mail's header block: only its subject is kept.
+            if (auto field = forwarded_field(shaped)) {
+                forward = Forward::Headers;
+                if (field->first == "subject" && !field->second.empty() &&
+                    !same_subject(field->second, subject))
+                    keep(field->second);
+                if (cut) break;
+                continue;
+            }
+            if (shaped.empty()) {  // blank lines around the block say nothing
+                if (forward == Forward::Headers) {
+                    forward = Forward::Body;
+                    after_headers = true;
+                }
+                continue;
+            }
+            forward = Forward::Body;
+        }
+        if (forward == Forward::None && !shaped.empty() && shaped.front() == '>') {
             // A quoted reply: drop it, and the "On ..., X wrote:" line just before it.
             if (ends_with(out, "wrote:")) {
                 out.resize(before_last);
@@ -242,14 +364,10 @@ std::string shape_body(std::string_view text, std::string_view cut_marker) {
             if (cut) break;
             continue;
         }
-        if (shaped.empty()) {
+        if (shaped.empty() && !after_headers)
             pending_blank = !out.empty();
-        } else {
-            before_last = out.size();
-            if (!out.empty()) out += pending_blank ? "\n\n" : "\n";
-            pending_blank = false;
-            out += shaped;
-        }
+        else if (!shaped.empty())
+            keep(shaped);
         if (cut) break;
     }
     return out;

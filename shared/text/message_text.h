@@ -31,15 +31,21 @@ TextOptions text_options(const Config& cfg);
 void message_text_init();
 
 // Parses a whole RFC 5322 message (CRLF or LF line ends). text/plain is preferred, text/html
-// is the fallback; attachments are ignored; multiparts and message/rfc822 are walked. Only
+// is the fallback; attachments are ignored; multiparts are walked. The first message/rfc822
+// part (a forwarded mail, attached or inline) follows the text around it: its subject (unless
+// it is the mail's own, "Fwd:" aside), then its text. Only
 // the start of a message with more MIME parts or header lines than mime_limit() allows is
 // parsed.
 MessageText extract_text(std::string_view raw_message, std::string_view cut_marker = {});
 
 // Shapes body text: drops the signature after "-- ", everything from the cut marker on,
 // quoted reply lines ("> ...") with their "... wrote:" line, trims lines and collapses runs
-// of white space and of blank lines.
-std::string shape_body(std::string_view text, std::string_view cut_marker = {});
+// of white space and of blank lines. An inline forward ("---------- Forwarded message
+// ---------", "-----Original Message-----", "Begin forwarded message:") keeps its text,
+// ">"-quoted or not; of its header block only the subject is kept, and only when it is not
+// `subject` (the mail's own, "Fwd:" and "Re:" aside).
+std::string shape_body(std::string_view text, std::string_view cut_marker = {},
+                       std::string_view subject = {});
 
 // Trims lines and collapses runs of white space and of blank lines; nothing else.
 std::string collapse_space(std::string_view text);

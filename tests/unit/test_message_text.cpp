@@ -151,3 +151,26 @@ TEST_CASE("a template is laid out, not read as a mail body") {
           "> 90% CPU\n--\nstill here");
     CHECK(collapse_space("  a   b \n\n\n c ") == "a b\n\nc");
 }
+
+TEST_CASE("shape_body: an inline forward keeps its text, its header block only a new subject") {
+    struct Case {
+        const char* text;
+        const char* subject;
+        const char* want;
+    };
+    const Case cases[] = {
+        {"note\n\n-----Original Message-----\nFrom: A <a@x>\nSent: today\nSubject: disk full\n\n"
+         "db1 at 99%",
+         "FW: disk full", "note\n\ndb1 at 99%"},
+        {"note\n---------- Forwarded message ---------\nFrom: A\nSubject: disk full\nTo: B\n\n"
+         "db1 at 99%",
+         "look", "note\n\ndisk full\ndb1 at 99%"},
+        {"Begin forwarded message:\n\n> Subject: disk full\n>\n> db1 at 99%\n> > older quote",
+         "Fwd: disk full", "db1 at 99%\n> older quote"},
+        // Not a forward: a quoted reply is dropped with its "wrote:" line.
+        {"ok\n\nOn Tue, A wrote:\n> db1 at 99%", "Re: disk full", "ok"},
+        // Dashes alone are no marker.
+        {"a\n----------\nb", "", "a\n----------\nb"},
+    };
+    for (const auto& c : cases) CHECK(shape_body(c.text, {}, c.subject) == c.want);
+}
