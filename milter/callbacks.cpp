@@ -14,6 +14,7 @@
 #include <string>
 
 #include "shared/base/log.h"
+#include "shared/session/end_of_message.h"
 #include "shared/session/session.h"
 
 namespace smsm {
@@ -210,41 +211,14 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* data, size_t len) {
     });
 }
 
-// eom_wait: waits (keeping Postfix's timer alive with smfi_progress) for Twilio's first
-// answer to each job. Returns the reply when Twilio refused every SMS for good; the jobs are
-// failed already, and the client learns it from the reply instead of a notice.
-std::optional<Reply> wait_for_twilio(SMFICTX* ctx, const std::string& qid,
-                                     const std::vector<std::int64_t>& ids,
-                                     std::chrono::seconds wait) {
-    Sender& sender = *g_services->sender;
-    sender.watch(ids);
-    sender.wake();
-    auto answers = sender.wait_first_answers(ids, std::chrono::steady_clock::now() + wait,
-                                             [ctx] { smfi_progress(ctx); });
-    bool all_refused = answers.size() == ids.size();
-    for (const auto& [id, a] : answers) all_refused = all_refused && a.permanent_failure;
-    sender.release(ids, /*notify=*/!all_refused);
-    if (!all_refused) return std::nullopt;
-    const FirstAnswer& first = answers.begin()->second;
-    Reply r = replies::twilio_refused(first.code, first.error);
-    log::info(log::Qid{qid}, "reject: END-OF-MESSAGE: {}", r.str());
-    return r;
-}
-
 sfsistat on_eom(SMFICTX* ctx) {
     return guard(ctx, "eom", [&] {
         Connection* c = conn_of(ctx);
         if (!c || !c->message) return to_status(ctx, replies::internal());
         std::string qid = macro(ctx, "i");
-        auto eom_wait = c->message->config().eom_wait;
-        EomOutcome out = c->message->end(qid, *g_services->outbox);
+        EomOutcome out = end_message(*c->message, qid, *g_services->outbox, g_services->sender,
+                                     [ctx] { smfi_progress(ctx); });
         c->message.reset();
-        if (!out.job_ids.empty() && eom_wait.count() > 0) {
-            if (auto refused = wait_for_twilio(ctx, qid, out.job_ids, eom_wait))
-                return to_status(ctx, *refused);
-        } else if (!out.job_ids.empty()) {
-            g_services->sender->wake();
-        }
         // Postfix's inflow control (in_flow_delay, default 1s): cleanup(8) takes a token from
         // the master's flow pipe for each message it receives, and qmgr(8) puts one back for
         // each message it picks up from the incoming queue. A message the milter discards

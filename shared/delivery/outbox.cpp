@@ -138,8 +138,9 @@ void Outbox::exec(const char* sql) {
 }
 
 EnqueueResult Outbox::enqueue(const std::vector<NewJob>& jobs, std::chrono::seconds dedup_window,
-                              std::chrono::seconds storm_window) {
-    return enqueue_group_.submit(EnqueueRequest{&jobs, dedup_window, storm_window},
+                              std::chrono::seconds storm_window,
+                              const BeforeVisible& before_visible) {
+    return enqueue_group_.submit(EnqueueRequest{&jobs, dedup_window, storm_window, &before_visible},
                                  [this](std::vector<EnqueueGroup::Item*>& batch) {
                                      std::lock_guard lock(mutex_);
                                      enqueue_batch(batch);
@@ -155,6 +156,8 @@ void Outbox::enqueue_batch(std::vector<EnqueueGroup::Item*>& batch) {
             try {
                 item->result = insert_jobs(*item->request, now);
                 exec("RELEASE message");
+                // Under the outbox's lock: nothing can claim these jobs before the commit.
+                if (*item->request->before_visible) (*item->request->before_visible)(*item->result);
             } catch (...) {
                 item->error = std::current_exception();
                 exec("ROLLBACK TO message");

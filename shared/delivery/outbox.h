@@ -117,8 +117,12 @@ class Outbox {
     // within dedup_window is skipped. Concurrent calls share one transaction and one fsync
     // (group commit); a job with a storm key whose storm is open (younger than storm_window)
     // is held back and counted in that storm instead. Throws when it cannot commit.
+    // before_visible(result) runs once the jobs have their ids and before any other call can
+    // see them (claim them, send them): e.g. to watch them for their first answers.
+    using BeforeVisible = std::function<void(const EnqueueResult&)>;
     EnqueueResult enqueue(const std::vector<NewJob>& jobs, std::chrono::seconds dedup_window,
-                          std::chrono::seconds storm_window = std::chrono::seconds{0});
+                          std::chrono::seconds storm_window = std::chrono::seconds{0},
+                          const BeforeVisible& before_visible = {});
 
     // Storm windows that have closed: each with alerts held back becomes a summary job,
     // queued now with the text summary(held, window seconds, sample), in one durable
@@ -169,6 +173,7 @@ class Outbox {
         const std::vector<NewJob>* jobs;
         std::chrono::seconds dedup_window;
         std::chrono::seconds storm_window;
+        const BeforeVisible* before_visible;
     };
     using EnqueueGroup = GroupCommit<EnqueueRequest, EnqueueResult>;
     void enqueue_batch(std::vector<EnqueueGroup::Item*>& batch);

@@ -239,7 +239,8 @@ void Message::log_queued(log::Qid q, const std::vector<NewJob>& jobs, const Enqu
     }
 }
 
-EomOutcome Message::end(std::string_view qid, Outbox& outbox) {
+EomOutcome Message::end(std::string_view qid, Outbox& outbox,
+                        const Outbox::BeforeVisible& before_visible) {
     EomOutcome out;
     if (sms_.empty() && refused_.empty()) return out;
     log::Qid q{qid};
@@ -284,7 +285,8 @@ EomOutcome Message::end(std::string_view qid, Outbox& outbox) {
     }
     std::vector<NewJob> jobs = make_jobs(qid, text);
     try {
-        EnqueueResult queued = outbox.enqueue(jobs, cfg_->duplicate_window, cfg_->storm_window);
+        EnqueueResult queued =
+            outbox.enqueue(jobs, cfg_->duplicate_window, cfg_->storm_window, before_visible);
         log_queued(q, jobs, queued, out);
     } catch (const std::exception& e) {
         log::error(q, "cannot queue SMS: {}", e.what());

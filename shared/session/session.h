@@ -43,7 +43,10 @@ class Message {
     const Config& config() const { return *cfg_; }
     void header(std::string_view name, std::string_view value);
     void body(std::string_view chunk);
-    EomOutcome end(std::string_view qid, Outbox& outbox);
+    // The jobs made durable, and what to answer; before_visible as for Outbox::enqueue.
+    // shared/session/end_of_message.h is the whole of end of message (eom_wait included).
+    EomOutcome end(std::string_view qid, Outbox& outbox,
+                   const Outbox::BeforeVisible& before_visible = {});
     // A capture step failed (headers and body get no reply): end of message answers 451.
     void fail() { failed_ = true; }
     bool failed() const { return failed_; }

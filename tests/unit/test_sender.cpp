@@ -10,6 +10,7 @@
 
 #include "shared/config/config_holder.h"
 #include "shared/delivery/sender.h"
+#include "shared/session/end_of_message.h"
 #include "tests/unit/fixtures.h"
 
 using namespace smsm;
@@ -31,8 +32,13 @@ class FakeTransport final : public SmsTransport {
     void submit(std::int64_t tag, const std::string&, const std::string& body) override {
         std::lock_guard lock(mutex_);
         sent_.push_back(body);
-        pending_.push_back({tag, SendResult{SendResult::Kind::Sent, 201, 0,
-                                            "SM" + std::to_string(tag), 1, "", std::nullopt}});
+        if (body.find("REFUSE") != std::string::npos)  // a permanent refusal, as for a bad number
+            pending_.push_back({tag, SendResult{SendResult::Kind::Permanent, 400, 21211, "", 0,
+                                                "invalid To number", std::nullopt}});
+        else
+            pending_.push_back({tag, SendResult{SendResult::Kind::Sent, 201, 0,
+                                                "SM" + std::to_string(tag), 1, "", std::nullopt}});
+        cv_.notify_all();
     }
     std::size_t in_flight() const override {
         std::lock_guard lock(mutex_);
@@ -154,4 +160,54 @@ TEST_CASE("a stop right after start is not lost while the transport is being mad
     sender.stop();
     // Without the fix the dispatcher sleeps in its transport until kIdleWait (15 s).
     CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+}
+
+namespace {
+TwilioFactory fake_twilio(std::vector<std::string>& sent) {
+    return {[&](const Config&) -> std::unique_ptr<SmsTransport> {
+                return std::make_unique<FakeTransport>(sent);
+            },
+            [](const Config&) -> std::unique_ptr<MessageLookup> {
+                return std::make_unique<FakeLookup>();
+            }};
+}
+}  // namespace
+
+TEST_CASE("eom_wait: a first answer that comes before the wait begins is not missed") {
+    test::TempDir d;
+    auto cfg = test::load_test_config(
+        d, "state_directory = " + d.path() + "\neom_wait = 30s\nstorm_window = 0\n");
+    ConfigHolder holder(cfg);
+    Outbox outbox(d.path());
+    std::vector<std::string> sent;
+    Sender sender(holder, outbox, fake_twilio(sent));
+    sender.start();
+
+    // Watched only after the answer: the answer is gone (why watching must begin inside the
+    // commit). The sender answers within milliseconds; the wait gives up after 300 ms.
+    auto late = enqueue(outbox, {"REFUSE late"});
+    sender.wake();
+    while (outbox.get(late[0])->state != "failed")
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    sender.watch(late);
+    CHECK(sender
+              .wait_first_answers(
+                  late, std::chrono::steady_clock::now() + std::chrono::milliseconds(300), [] {})
+              .empty());
+    sender.release(late, false);
+
+    // end_message watches inside the commit: whenever the answer comes, it is the reply.
+    for (int round = 0; round < 20; ++round) {
+        Message m(cfg, Envelope{IpAddress::parse("127.0.0.1"), "<alerts@example.com>", ""});
+        REQUIRE(m.rcpt("<4155550123@sms.example.com>", "Q").action == Reply::Action::Continue);
+        m.header("Subject", "REFUSE " + std::to_string(round));
+        auto t0 = std::chrono::steady_clock::now();
+        EomOutcome out = end_message(m, "Q", outbox, &sender, [] {});
+        CHECK(out.reply.str() ==
+              "550 5.1.1 SMS refused by Twilio (error 21211): invalid To number");
+        CHECK(out.remove.empty());
+        CHECK(std::chrono::steady_clock::now() - t0 <
+              std::chrono::seconds(20));  // not the deadline
+    }
+    sender.stop();
 }
