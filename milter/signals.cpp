@@ -5,6 +5,9 @@
 #include <signal.h>
 
 #include <atomic>
+#include <exception>
+
+#include "shared/base/log.h"
 
 namespace smsm {
 
@@ -46,7 +49,15 @@ ReloadThread::ReloadThread(std::function<void()> on_reload) : on_reload_(std::mo
             int sig = 0;
             if (sigwait(&set, &sig) != 0) continue;
             if (g_stop_reload) return;
-            on_reload_();
+            // A reload that fails keeps the running configuration; nothing it throws may end
+            // the daemon (an exception leaving this thread would call std::terminate).
+            try {
+                on_reload_();
+            } catch (const std::exception& e) {
+                log::error("reload failed: {}; keeping the previous configuration", e.what());
+            } catch (...) {
+                log::error("reload failed; keeping the previous configuration");
+            }
         }
     });
 }
