@@ -52,8 +52,6 @@ class Message {
     bool failed() const { return failed_; }
     // The SMS text of the captured message (empty: no text at all). Ends the capture.
     std::string sms_text();
-    // The SMS text of what was captured so far (empty: no text at all).
-    std::string sms_text() const;
 
   private:
     std::string bare_sender() const;
