@@ -4,10 +4,13 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 #include "milter/check_access.h"
 #include "milter/commands.h"
+#include "milter/privileges.h"
 #include "shared/config/milter_socket.h"
 #include "shared/delivery/twilio.h"
 
@@ -32,6 +35,11 @@ int cmd_check(const Args& argv) {
     ConfigLoad load = load_config(path);
     for (const auto& e : load.errors) fmt::print(stderr, "{}\n", e);
     if (!load.config) return 1;
+    if (!forbid_core_dumps()) {  // the secret files are in memory now
+        fmt::print(stderr, "sms-milter check: cannot keep the secrets out of core dumps: {}\n",
+                   std::strerror(errno));
+        return 1;
+    }
     if (auto warning = inet_socket_warning(load.config->milter_socket); !warning.empty())
         fmt::print(stderr, "{}: warning: {}\n", path, warning);
     AccessReport access;

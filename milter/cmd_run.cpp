@@ -96,6 +96,10 @@ int cmd_run(const Args& argv) {
         return 1;
     }
     log::init(load.config->log_to, load.config->log_full_numbers);
+    if (!forbid_core_dumps()) {  // the secret files are in memory now
+        log::fatal("cannot keep the secrets out of core dumps: {}", std::strerror(errno));
+        return 1;
+    }
     block_signals();
     // glibc raises its mmap threshold (up to 32 MiB) whenever a large block is freed; from
     // then on message captures and GMime's copy of them come from the worker threads' malloc

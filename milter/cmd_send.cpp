@@ -3,7 +3,11 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include "milter/commands.h"
+#include "milter/privileges.h"
 #include "shared/delivery/twilio.h"
 #include "shared/policy/phone.h"
 #include "shared/text/segments.h"
@@ -31,6 +35,11 @@ int cmd_send(const Args& argv) {
     ConfigLoad load = load_config(path);
     for (const auto& e : load.errors) fmt::print(stderr, "{}\n", e);
     if (!load.config) return 1;
+    if (!forbid_core_dumps()) {  // the secret file is in memory now
+        fmt::print(stderr, "sms-milter send: cannot keep the secret out of core dumps: {}\n",
+                   std::strerror(errno));
+        return 1;
+    }
     auto number = parse_phone(to, load.config->default_region);
     if (!number) {
         fmt::print(stderr, "sms-milter send: \"{}\" is not a valid phone number\n", to);

@@ -1,9 +1,12 @@
-// Dropping root after the socket is bound.
+// Dropping root after the socket is bound, and keeping secrets out of core dumps; see
+// privileges.h.
 #include "milter/privileges.h"
 
 #include <fmt/format.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,9 +17,11 @@
 namespace smsm {
 
 namespace {
+
 [[noreturn]] void fail(const std::string& what) {
     throw std::runtime_error(fmt::format("{}: {}", what, std::strerror(errno)));
 }
+
 }  // namespace
 
 RunAs lookup_user(const std::string& name) {
@@ -39,6 +44,16 @@ void drop_privileges(const RunAs& user) {
     bool dropped = ::getuid() == user.uid && ::geteuid() == user.uid && ::getgid() == user.gid &&
                    ::getegid() == user.gid && (user.uid == 0 || ::setuid(0) != 0);
     if (!dropped) throw std::runtime_error("privileges were not dropped");
+    // A change of uid resets "dumpable" to fs.suid_dumpable, which may be 1 or 2.
+    if (!forbid_core_dumps()) fail("cannot keep the secrets out of core dumps");
+}
+
+// Not dumpable also keeps other processes of the same user from ptrace and from reading
+// /proc/PID/mem or /proc/PID/environ: the service user's other processes (sendmail_command,
+// `sms-milter queue`) cannot read the token from the daemon's memory.
+bool forbid_core_dumps() {
+    struct rlimit none {};
+    return ::setrlimit(RLIMIT_CORE, &none) == 0 && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0;
 }
 
 }  // namespace smsm

@@ -1,5 +1,7 @@
 // Dropping root after the socket is bound: initgroups, setgid, setuid, in that order, and
-// the drop verified (setuid(0) must fail afterwards).
+// the drop verified (setuid(0) must fail afterwards). Once secrets are in memory the process
+// is made non-dumpable (no core file, no ptrace or /proc/PID/mem by other processes of the
+// same user).
 #pragma once
 
 #include <sys/types.h>
@@ -20,7 +22,12 @@ RunAs lookup_user(const std::string& name);
 // Makes `path` (a directory or a unix socket) belong to the user, before the drop.
 void give_to(const RunAs& user, const std::string& path);
 
-// Throws std::runtime_error when any step fails or root can be regained.
+// Throws std::runtime_error when any step fails or root can be regained. The process stays
+// non-dumpable (the kernel resets that flag when the uid changes).
 void drop_privileges(const RunAs& user);
+
+// No core file (RLIMIT_CORE 0, soft and hard) and not dumpable: call once the secret files
+// are read. False (errno set) when either step fails.
+bool forbid_core_dumps();
 
 }  // namespace smsm

@@ -107,6 +107,14 @@ def scenario(work, unit, sink, examples=EXAMPLES, cwd="/"):
         daemon = UnitDaemon(unit, os.path.join(work, "sms-milter.log"))
         daemon.start(SOCKET)
         expect_mode_owner(SOCKET, 0o660, "sms-milter", "sms-milter")
+        # No core dump may hold the token: the unit forbids core files, and the daemon makes
+        # itself non-dumpable (its /proc/PID files then belong to root, not sms-milter).
+        check(daemon.core == "0", unit + " lacks LimitCORE=0")
+        with open("/proc/%d/limits" % daemon.proc.pid) as f:
+            core = [l.split()[4:6] for l in f if l.startswith("Max core file size")]
+        check(core == [["0", "0"]], "the daemon's core file size limit: %r" % core)
+        check(os.stat("/proc/%d/environ" % daemon.proc.pid).st_uid == 0,
+              "the daemon is dumpable: its /proc/PID/environ belongs to sms-milter")
 
         step("README postfix-snippet (into main.cf) and install-postfix-net")
         with open("/etc/postfix/main.cf", "a") as f:

@@ -1,0 +1,180 @@
+"""Security review findings of issue 10, through the real binary (no MTA needed):
+
+  e. the token stays out of core dumps: `run`, `check --online` and `send` are not dumpable
+     (their /proc/PID/environ belongs to root, so neither a core file nor another process
+     of the same user gets at their memory) and have RLIMIT_CORE 0, whether started as the
+     service user (the unit's way) or as root with run_as_user.
+
+Run as root:  SMS_MILTER_BIN=build/sms-milter python3 -m unittest tests/e2e/test_hardening.py
+"""
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import unittest
+
+from milter_proc import milter_bin, wait_unix
+
+ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
+USER = "nobody"
+
+
+def setUpModule():
+    if os.geteuid() != 0:
+        raise unittest.SkipTest("needs root (files of another user, run_as_user)")
+
+
+def as_user(name=USER):
+    """Popen arguments that start the child as that user, as a unit's User= does."""
+    pw = pwd.getpwnam(name)
+    return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+
+
+class Workdir:
+    """A temp dir (0755) with a secret file, a config writer and daemons that are stopped
+    when the test ends."""
+
+    def __init__(self, test):
+        self.root = tempfile.mkdtemp(prefix="sms-milter-hardening-",
+                                     dir=os.environ.get("E2E_TMPDIR"))
+        os.chmod(self.root, 0o755)
+        test.addCleanup(shutil.rmtree, self.root, ignore_errors=True)
+        self.test = test
+        self.token = self.path("twilio-token")
+        fd = os.open(self.token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("not-a-real-token\n")
+        self.socket = self.path("sock", "milter.sock")
+        os.mkdir(self.path("sock"), 0o750)
+        self.state = self.path("state")
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    def give(self, *paths, user=USER):
+        pw = pwd.getpwnam(user)
+        for p in paths:
+            os.chown(p, pw.pw_uid, pw.pw_gid)
+
+    def config(self, **settings):
+        values = {"milter_socket": "unix:" + self.socket,
+                  "gateway_domains": "sms.example.com",
+                  "twilio_account_sid": ACCOUNT_SID,
+                  "twilio_auth_token_file": self.token,
+                  "twilio_from": "+15005550006",
+                  "state_directory": self.state,
+                  "log_to": "stderr"}
+        values.update(settings)
+        path = self.path("sms-milter.conf")
+        with open(path, "w") as f:
+            f.writelines("%s = %s\n" % kv for kv in values.items() if kv[1] is not None)
+        return path
+
+    def start(self, conf, **popen):
+        """`sms-milter run`; returns the Popen once the socket accepts connections."""
+        log = open(self.path("milter.log"), "ab")
+        proc = subprocess.Popen([milter_bin(), "run", "-c", conf], stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                **popen)
+        log.close()
+        self.test.addCleanup(stop, proc)
+        up = wait_unix(self.socket, timeout=20, alive=lambda: proc.poll() is None)
+        self.test.assertTrue(up, "the daemon did not start (exit %s):\n%s"
+                             % (proc.poll(), self.log()[-3000:]))
+        return proc
+
+    def log(self):
+        try:
+            with open(self.path("milter.log"), errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+
+def stop(proc):
+    """SIGTERM, then SIGKILL after 15 s; returns the exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def proc_uid(pid):
+    """The real uid of a running process."""
+    with open("/proc/%d/status" % pid) as f:
+        return int(next(l for l in f if l.startswith("Uid:")).split()[1])
+
+
+def dumpable(pid):
+    """False when the kernel treats the process as not dumpable: its /proc/PID files then
+    belong to root whoever it runs as (only root may read its environ or memory)."""
+    return os.stat("/proc/%d/environ" % pid).st_uid == proc_uid(pid) != 0
+
+
+def core_limit(pid):
+    """(soft, hard) RLIMIT_CORE as /proc/PID/limits shows it."""
+    with open("/proc/%d/limits" % pid) as f:
+        line = next(l for l in f if l.startswith("Max core file size"))
+    return tuple(line[len("Max core file size"):].split()[:2])
+
+
+class NotDumpable(unittest.TestCase):
+    def setUp(self):
+        self.w = Workdir(self)
+        self.nobody = pwd.getpwnam(USER).pw_uid
+
+    def assert_not_dumpable(self, pid):
+        self.assertEqual(proc_uid(pid), self.nobody)
+        self.assertFalse(dumpable(pid), "sms-milter (pid %d) is dumpable" % pid)
+        self.assertEqual(core_limit(pid), ("0", "0"))
+        r = subprocess.run(["cat", "/proc/%d/environ" % pid], capture_output=True,
+                           stdin=subprocess.DEVNULL, timeout=10, **as_user())
+        self.assertNotEqual(r.returncode, 0, "another process of user nobody read its environ")
+
+    def test_run_as_the_service_user(self):
+        """The unit's way: started as the user itself (User=), no run_as_user."""
+        os.mkdir(self.w.state, 0o700)
+        self.w.give(self.w.token, self.w.state, self.w.path("sock"))
+        proc = self.w.start(self.w.config(), **as_user())
+        self.assert_not_dumpable(proc.pid)
+
+    def test_run_as_root_with_run_as_user(self):
+        proc = self.w.start(self.w.config(run_as_user=USER))
+        self.assert_not_dumpable(proc.pid)
+
+    def test_check_online_and_send(self):
+        """Both hold the token while they wait for Twilio (here: a port that never answers)."""
+        os.mkdir(self.w.state, 0o700)
+        self.w.give(self.w.token, self.w.state, self.w.path("sock"))
+        with socket.socket() as silent:
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(4)
+            silent.settimeout(20)
+            conf = self.w.config(twilio_api_url="https://127.0.0.1:%d" % silent.getsockname()[1])
+            for args in (["check", "--online"], ["send", "--to", "+14155550123", "test"]):
+                with self.subTest(command=args[0]):
+                    proc = subprocess.Popen([milter_bin(), args[0], "-c", conf] + args[1:],
+                                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                            stderr=subprocess.STDOUT, **as_user())
+                    self.addCleanup(stop, proc)
+                    try:
+                        conn, _ = silent.accept()  # it has read the token and is waiting
+                    except socket.timeout:
+                        proc.kill()
+                        self.fail("%s never connected:\n%s" % (args[0], proc.communicate()[0]))
+                    with conn:
+                        self.assert_not_dumpable(proc.pid)
+                    proc.kill()
+                    proc.communicate()
+
+
+if __name__ == "__main__":
+    unittest.main()
