@@ -11,6 +11,7 @@
 #include "milter/commands.h"
 #include "milter/render_limits.h"
 #include "shared/base/log.h"
+#include "shared/policy/address.h"
 #include "shared/session/session.h"
 #include "shared/text/message_text.h"
 #include "shared/text/segments.h"
@@ -124,9 +125,15 @@ int cmd_render(const Args& argv) {
     Envelope env{client, bracketed(r.from), r.sasl, r.local};
     Message message(load.config, env);
     std::vector<RcptDecision> decisions;
-    for (const auto& to : r.to) {
-        decisions.push_back(decide_rcpt(cfg, env, bracketed(to)));
-        message.rcpt(bracketed(to), "render");
+    for (auto& to : r.to) {
+        // As the MTA hands it over: Postfix drops comments ("+1(415)555-1212@..." reaches
+        // the milter as "+1555-1212@...").
+        std::string as_given = bracketed(to);
+        to = bracketed(strip_address_comments(to));
+        if (to != as_given && !r.json)
+            fmt::print("{}: the MTA hands this address over as {} (comments dropped)\n", as_given,
+                       to);
+        message.rcpt(to, "render", &decisions.emplace_back());
     }
     if (r.file.empty() || r.file == "-") {
         feed(std::cin, message);

@@ -35,4 +35,28 @@ std::string bare_address(std::string_view raw) {
     return to_lower(strip(raw));
 }
 
+std::string strip_address_comments(std::string_view raw) {
+    std::string out;
+    int depth = 0;
+    bool quoted = false;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+        char c = raw[i];
+        if (c == '\\' && i + 1 < raw.size()) {  // an escaped character, in or out of a comment
+            if (depth == 0) out.append(raw.substr(i, 2));
+            ++i;
+        } else if (quoted) {
+            out.push_back(c);
+            quoted = c != '"';
+        } else if (c == '(') {
+            ++depth;
+        } else if (c == ')' && depth > 0) {
+            --depth;
+        } else if (depth == 0) {
+            out.push_back(c);
+            quoted = c == '"';
+        }
+    }
+    return out;
+}
+
 }  // namespace smsm

@@ -16,6 +16,11 @@ struct Address {
 // Returns nullopt for the null sender "<>" or anything without "@".
 std::optional<Address> parse_address(std::string_view raw);
 
+// The address without RFC 5322 comments ("+1(415)555-1212@x" -> "+1555-1212@x"), as Postfix
+// hands a recipient over to a milter (its address parser drops them). Quoted strings and
+// backslash escapes are kept as they are.
+std::string strip_address_comments(std::string_view raw);
+
 // The bare "user@domain" form of an envelope address, lowercased, for sender matching.
 std::string bare_address(std::string_view raw);
 

@@ -90,8 +90,9 @@ std::optional<Reply> Message::over_limit(const std::vector<PhoneNumber>& numbers
     return r;
 }
 
-Reply Message::rcpt(std::string_view raw, std::string_view qid) {
+Reply Message::rcpt(std::string_view raw, std::string_view qid, RcptDecision* decision) {
     RcptDecision d = decide_rcpt(*cfg_, env_, raw);
+    if (decision) *decision = d;
     if (!d.gateway) {
         ++ordinary_;
         return Reply::cont();

@@ -38,7 +38,8 @@ class Message {
     Message(const Message&) = delete;
     Message& operator=(const Message&) = delete;
 
-    Reply rcpt(std::string_view raw, std::string_view qid);
+    // decision, when given, receives the policy's decision for this recipient (for render).
+    Reply rcpt(std::string_view raw, std::string_view qid, RcptDecision* decision = nullptr);
     bool has_sms() const { return !sms_.empty() || !refused_.empty(); }
     const Config& config() const { return *cfg_; }
     void header(std::string_view name, std::string_view value);

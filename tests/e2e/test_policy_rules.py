@@ -190,6 +190,26 @@ class PolicyRules(unittest.TestCase):
         self.assertEqual(self.render("plain", "4155550123@vtext.com"),
                          ["<4155550123@vtext.com>: not an SMS recipient, delivered as usual"])
 
+    def test_render_takes_the_address_as_postfix_hands_it_over(self):
+        """Postfix drops RFC 5322 comments from a recipient before the milter sees it, so
+        +1(415)555-0130 reaches it as +1555-0130: render says so and decides the same."""
+        for rcpt, number in (("+1(415)555-0130@sms.example.com", None),
+                             ("4155550131(cell)@sms.example.com", "+14155550131")):
+            with self.subTest(rcpt=rcpt):
+                tag = new_tag()
+                r = self.send("plain", [rcpt], tag)
+                lines = self.render("plain", rcpt)
+                self.assertIn("<%s>: the MTA hands this address over as " % rcpt, lines[0])
+                if number is None:
+                    self.assertEqual(r.rcpts[rcpt], (550, "5.1.1 Recipient is not a valid "
+                                                         "phone number"), r)
+                    self.assertTrue(lines[1].endswith(": 550 5.1.1 Recipient is not a valid "
+                                                      "phone number"), lines)
+                else:
+                    self.assertEqual(r.rcpts[rcpt][0], 250, r)
+                    self.assertEqual([m["to"] for m in self.sms_with(tag)], [number])
+                    self.assertIn("SMS to %s " % number, lines[1])
+
     # ---- allowed_number_types --------------------------------------------------------------
     def test_premium_number_refused_next_to_an_allowed_one(self):
         tag, premium, ok = new_tag(), "9005550199@sms.example.com", "4155550128@sms.example.com"

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "shared/base/strings.h"
+#include "shared/policy/address.h"
 #include "shared/policy/policy.h"
 #include "tests/unit/fixtures.h"
 
@@ -275,4 +276,13 @@ TEST_CASE("aliases at RCPT") {
     CHECK(decide_rcpt(*cfg, Envelope{IpAddress::parse("192.0.2.1"), "<a@b>", ""},
                       "<oncall@sms.example.com>")
               .reply.str() == "550 5.7.1 SMS not permitted from this client");
+}
+
+TEST_CASE("strip_address_comments: as Postfix hands a recipient over") {
+    CHECK(strip_address_comments("+1(415)555-1212@sms.example.com") ==
+          "+1555-1212@sms.example.com");
+    CHECK(strip_address_comments("<4155550123(cell (work))@x>") == "<4155550123@x>");
+    CHECK(strip_address_comments("\"a(b)\"@example.org") == "\"a(b)\"@example.org");
+    CHECK(strip_address_comments("a\\(b@x") == "a\\(b@x");
+    CHECK(strip_address_comments("plain@x") == "plain@x");
 }
