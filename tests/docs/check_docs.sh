@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Doc-drift check: the config keys the program knows (`sms-milter help config`, generated from
-# the key table) must be exactly the keys documented in packaging/sms-milter.conf.5 and shown
-# in conf-examples/sms-milter.conf, and that example must pass `sms-milter check`.
+# the key table) must be exactly the keys documented in packaging/sms-milter.conf.5, each with
+# the table's default, and shown in conf-examples/sms-milter.conf, and that example must pass
+# `sms-milter check`.
 #
 # usage: check_docs.sh BINARY REPO_ROOT
 # Exit 0 when everything agrees, 1 on any drift (each problem printed), 2 on a usage error.
@@ -63,6 +64,41 @@ done
 for k in "${example_keys[@]}"; do
     is_key "$k" || fail "$example names $k, which is not a config key"
 done
+
+# Each key's default in the man page is the table's: "Default:" then the value (on the line
+# after, as .B/.BR), or the words "none" or "empty" for a key whose default is empty.
+defaults_py=$(cat <<'PYTHON'
+import re, sys
+man = open(sys.argv[1]).read().split("\n")
+table = {}
+for line in open(sys.argv[2]).read().split("\n"):
+    m = re.match(r"^([a-z0-9_]+) = ?(.*)$", line)
+    if m:
+        table[m.group(1)] = m.group(2).strip()
+bad = 0
+for i, line in enumerate(man):
+    if line != ".TP" or i + 2 >= len(man) or not man[i + 1].startswith(".B "):
+        continue
+    key = man[i + 1][3:].strip()
+    if key not in table or not man[i + 2].startswith("Default:"):
+        continue
+    rest = man[i + 2][len("Default:"):].strip()
+    if rest:
+        said = None if re.match(r"^(none|empty)\b", rest) else rest
+    else:
+        m = re.match(r'^\.BR? "?(.*?)"?( \.)?$', man[i + 3])
+        said = m.group(1).replace("\\-", "-") if m else man[i + 3]
+    want = table[key] or None
+    if said != want:
+        print("  %s: the man page says %r, the table %r" % (key, said or "none/empty", want or ""))
+        bad += 1
+sys.exit(1 if bad else 0)
+PYTHON
+)
+if ! out=$(python3 -c "$defaults_py" "$man5" <(printf '%s\n' "$help_text") 2>&1); then
+    fail "defaults in $man5 differ from '$bin help config':"
+    printf '%s\n' "$out" >&2
+fi
 
 # The man page's CARRIER DOMAINS list is the program's list, line for line.
 man_carriers=$(sed -n '/carrier-domains: begin/,/carrier-domains: end/{/^\.\\"/d;s/\\-/-/g;p}' "$man5")
