@@ -12,7 +12,15 @@
 #include <string>
 #include <string_view>
 
-#include "shared/config/config.h"
+namespace smsm {
+
+enum class LogTo {
+    Syslog,
+    Stderr,
+    Nowhere,  // not configurable: for commands like `render` that print their own results
+};
+
+}  // namespace smsm
 
 namespace smsm::log {
 

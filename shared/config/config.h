@@ -8,16 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "shared/base/log.h"
 #include "shared/policy/cidr.h"
 #include "shared/policy/phone.h"
 
 namespace smsm {
-
-enum class LogTo {
-    Syslog,
-    Stderr,
-    Nowhere,  // not configurable: for commands like `render` that print their own results
-};
 
 // What to do with a job of uncertain outcome when Twilio's message list cannot be read.
 enum class LookupFailure { Defer, Resend, Fail };
