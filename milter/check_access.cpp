@@ -59,7 +59,7 @@ void check_as_current(const Config& cfg, const std::string& user, bool root_crea
     if (::stat(dir.c_str(), &st) == 0) {
         if (::access(dir.c_str(), R_OK | W_OK | X_OK) != 0) {
             if (!root_creates) problem(dir, "state_directory not writable");  // else chowned
-        } else {
+        } else if (!root_creates) {  // else root gives the outbox files to the user too
             for (const char* name : {"outbox.db", "outbox.db-wal", "outbox.db-shm"}) {
                 std::string file = dir + "/" + name;
                 if (::access(file.c_str(), F_OK) == 0 && ::access(file.c_str(), R_OK | W_OK) != 0)
@@ -172,8 +172,16 @@ AccessReport check_daemon_access(const Config& cfg, const std::string& user) {
         r.user = kServiceUser;
     else
         return r;
+    bool root_creates = !cfg.run_as_user.empty();
+    struct stat st {};
+    if (root_creates && ::lstat(cfg.state_directory.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+        r.problems.push_back(
+            fmt::format("{}: state_directory is a symbolic link: started as root with run_as_user, "
+                        "sms-milter refuses it (it gives the state directory to user {}); set "
+                        "state_directory to the directory itself",
+                        cfg.state_directory, cfg.run_as_user));
     try {
-        check_as(cfg, lookup_user(r.user), !cfg.run_as_user.empty(), r);
+        check_as(cfg, lookup_user(r.user), root_creates, r);
     } catch (const std::exception& e) {
         r.problems.push_back(fmt::format("cannot check as user {}: {}", r.user, e.what()));
     }

@@ -128,8 +128,9 @@ int cmd_run(const Args& argv) {
         make_state_directory(cfg.state_directory);
         if (!cfg.run_as_user.empty() && ::geteuid() == 0) {
             RunAs user = lookup_user(cfg.run_as_user);
-            give_to(user, cfg.state_directory);
-            if (auto file = unix_socket_path(cfg.milter_socket); !file.empty()) give_to(user, file);
+            give_state_directory(user, cfg.state_directory);
+            if (auto file = unix_socket_path(cfg.milter_socket); !file.empty())
+                give_socket(user, file);
             drop_privileges(user);
             log::info("running as user {} (uid {}, gid {})", user.name, user.uid, user.gid);
         }

@@ -1,7 +1,8 @@
 // Dropping root after the socket is bound: initgroups, setgid, setuid, in that order, and
-// the drop verified (setuid(0) must fail afterwards). Once secrets are in memory the process
-// is made non-dumpable (no core file, no ptrace or /proc/PID/mem by other processes of the
-// same user).
+// the drop verified (setuid(0) must fail afterwards). Before the drop, root hands the state
+// directory, the outbox files and the unix socket to the user without following symbolic
+// links. Once secrets are in memory the process is made non-dumpable (no core file, no
+// ptrace or /proc/PID/mem by other processes of the same user).
 #pragma once
 
 #include <sys/types.h>
@@ -19,8 +20,14 @@ struct RunAs {
 // Looks the user up; throws std::runtime_error when there is no such user.
 RunAs lookup_user(const std::string& name);
 
-// Makes `path` (a directory or a unix socket) belong to the user, before the drop.
-void give_to(const RunAs& user, const std::string& path);
+// Makes the state directory and the outbox files in it (outbox.db, its -wal, -shm and
+// -journal) belong to the user. Throws std::runtime_error, changing nothing,
+// when the directory is a symbolic link (root would otherwise give the link's target away).
+void give_state_directory(const RunAs& user, const std::string& dir);
+
+// Makes the unix socket that root has just bound belong to the user; throws
+// std::runtime_error when the path is no longer a socket of root's.
+void give_socket(const RunAs& user, const std::string& path);
 
 // Throws std::runtime_error when any step fails or root can be regained. The process stays
 // non-dumpable (the kernel resets that flag when the uid changes).

@@ -5,6 +5,11 @@
      of the same user gets at their memory) and have RLIMIT_CORE 0, whether started as the
      service user (the unit's way) or as root with run_as_user.
 
+  c. started as root with run_as_user, the daemon refuses a state_directory that is a
+     symbolic link (the link's target stays root's) and an outbox file with more than one
+     hard link, and hands the outbox files of an earlier run as root (outbox.db, -wal,
+     -shm) to that user along with the directory and the socket; `check` names the link.
+
 Run as root:  SMS_MILTER_BIN=build/sms-milter python3 -m unittest tests/e2e/test_hardening.py
 """
 
@@ -15,6 +20,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
 
 from milter_proc import milter_bin, wait_unix
@@ -75,15 +81,21 @@ class Workdir:
         return path
 
     def start(self, conf, **popen):
-        """`sms-milter run`; returns the Popen once the socket accepts connections."""
+        """`sms-milter run`; returns the Popen once it serves (its socket accepts connections
+        and it logged "starting")."""
         log = open(self.path("milter.log"), "ab")
         proc = subprocess.Popen([milter_bin(), "run", "-c", conf], stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                 **popen)
         log.close()
         self.test.addCleanup(stop, proc)
-        up = wait_unix(self.socket, timeout=20, alive=lambda: proc.poll() is None)
-        self.test.assertTrue(up, "the daemon did not start (exit %s):\n%s"
+        alive = lambda: proc.poll() is None  # noqa: E731
+        up = wait_unix(self.socket, timeout=20, alive=alive)
+        deadline = time.monotonic() + 20  # the socket comes first, then the outbox
+        while up and alive() and "starting sms-milter" not in self.log():
+            up = time.monotonic() < deadline
+            time.sleep(0.05)
+        self.test.assertTrue(up and alive(), "the daemon did not start (exit %s):\n%s"
                              % (proc.poll(), self.log()[-3000:]))
         return proc
 
@@ -105,6 +117,25 @@ def stop(proc):
             proc.kill()
             proc.wait()
     return proc.returncode
+
+
+def run_to_exit(conf, timeout=20):
+    """`sms-milter run` expected to give up at start-up: (exit status, output); the status is
+    None when it was still running after `timeout` seconds (then it is killed)."""
+    proc = subprocess.Popen([milter_bin(), "run", "-c", conf], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        out = proc.communicate(timeout=timeout)[0]
+        return proc.returncode, out
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return None, proc.communicate()[0]
+
+
+def owner(path):
+    st = os.lstat(path)
+    return pwd.getpwuid(st.st_uid).pw_name, st.st_gid
 
 
 def proc_uid(pid):
@@ -174,6 +205,69 @@ class NotDumpable(unittest.TestCase):
                         self.assert_not_dumpable(proc.pid)
                     proc.kill()
                     proc.communicate()
+
+
+class RunAsUserOwnership(unittest.TestCase):
+    def setUp(self):
+        self.w = Workdir(self)
+        self.nobody = pwd.getpwnam(USER)
+
+    def test_symlinked_state_directory_is_refused(self):
+        target = self.w.path("target")  # root's, as /etc would be
+        os.mkdir(target, 0o755)
+        with open(os.path.join(target, "keep"), "w") as f:
+            f.write("root's\n")
+        os.symlink(target, self.w.state)
+        conf = self.w.config(run_as_user=USER)
+
+        r = subprocess.run([milter_bin(), "check", "-c", conf], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, timeout=30)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("%s: state_directory is a symbolic link: started as root with "
+                      "run_as_user, sms-milter refuses it" % self.w.state, r.stderr)
+
+        rc, out = run_to_exit(conf)
+        self.assertEqual(rc, 1, out)
+        self.assertRegex(out, r"fatal: state_directory %s is a symbolic link: started as root "
+                         r"with run_as_user, sms-milter gives the state directory to user "
+                         r"nobody and will not follow a link to do so; set state_directory "
+                         r"to the directory itself \(%s\)" % (self.w.state, target))
+        for path in (target, os.path.join(target, "keep")):
+            self.assertEqual(owner(path), ("root", 0), path)
+        self.assertEqual(os.stat(target).st_mode & 0o7777, 0o755)
+        self.assertEqual(sorted(os.listdir(target)), ["keep"])
+
+    def test_hard_linked_outbox_is_refused(self):
+        precious = self.w.path("precious")  # a file of root's elsewhere
+        with open(precious, "w") as f:
+            f.write("root's\n")
+        os.mkdir(self.w.state, 0o700)
+        os.link(precious, os.path.join(self.w.state, "outbox.db"))
+        rc, out = run_to_exit(self.w.config(run_as_user=USER))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("fatal: %s/outbox.db has 2 hard links: sms-milter will not give it to "
+                      "user nobody" % self.w.state, out)
+        self.assertEqual(owner(precious), ("root", 0))
+
+    def test_outbox_of_a_run_as_root_is_handed_over(self):
+        """A daemon that once ran as root (and crashed, leaving -wal and -shm) starts as
+        run_as_user: the outbox files become that user's, so it can open them."""
+        proc = self.w.start(self.w.config())
+        proc.kill()  # a crash: the -wal and -shm files stay
+        proc.wait()
+        files = ["outbox.db", "outbox.db-wal", "outbox.db-shm"]
+        for name in files:
+            self.assertEqual(owner(os.path.join(self.w.state, name))[0], "root", name)
+
+        os.unlink(self.w.socket)  # left by the crash
+        proc = self.w.start(self.w.config(run_as_user=USER))
+        self.assertEqual(proc_uid(proc.pid), self.nobody.pw_uid)
+        for path in [self.w.state, self.w.socket] + [os.path.join(self.w.state, n)
+                                                      for n in files]:
+            self.assertEqual(owner(path), (USER, self.nobody.pw_gid), path)
+        self.assertEqual(os.stat(self.w.socket).st_mode & 0o777, 0o660)
+        self.assertEqual(stop(proc), 0, self.w.log()[-3000:])
+        self.assertNotIn("error", self.w.log())
 
 
 if __name__ == "__main__":
