@@ -3,12 +3,12 @@
 #include "shared/delivery/outbox.h"
 
 #include <fmt/format.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <stdexcept>
 #include <utility>
 
+#include "shared/delivery/outbox_files.h"
 #include "shared/delivery/outbox_sql.h"
 
 namespace smsm {
@@ -92,8 +92,8 @@ Job read_job(const Stmt& s) {
 }  // namespace
 
 Outbox::Outbox(const std::string& state_directory) {
-    ::mkdir(state_directory.c_str(), 0700);  // an existing directory is fine
-    std::string path = state_directory + "/outbox.db";
+    OutboxFiles files(state_directory);  // the directory 0700 and the files 0600
+    const std::string& path = files.db_path();
     sqlite3* db = nullptr;
     int rc = sqlite3_open_v2(path.c_str(), &db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,

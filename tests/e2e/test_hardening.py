@@ -10,6 +10,10 @@
      hard link, and hands the outbox files of an earlier run as root (outbox.db, -wal,
      -shm) to that user along with the directory and the socket; `check` names the link.
 
+  d. the state directory is 0700 and every file in it 0600 under umask 022, files left
+     0644 by an earlier version become 0600 (with a warning), and `queue` creates a private
+     outbox too.
+
 Run as root:  SMS_MILTER_BIN=build/sms-milter python3 -m unittest tests/e2e/test_hardening.py
 """
 
@@ -268,6 +272,42 @@ class RunAsUserOwnership(unittest.TestCase):
         self.assertEqual(os.stat(self.w.socket).st_mode & 0o777, 0o660)
         self.assertEqual(stop(proc), 0, self.w.log()[-3000:])
         self.assertNotIn("error", self.w.log())
+
+
+class OutboxModes(unittest.TestCase):
+    def setUp(self):
+        self.w = Workdir(self)
+
+    def modes(self):
+        return {name: oct(os.lstat(os.path.join(self.w.state, name)).st_mode & 0o7777)
+                for name in os.listdir(self.w.state)}
+
+    def assert_private(self, want_files):
+        self.assertEqual(oct(os.stat(self.w.state).st_mode & 0o7777), oct(0o700))
+        modes = self.modes()
+        self.assertLessEqual(set(want_files), set(modes), modes)
+        self.assertEqual(modes, {name: oct(0o600) for name in modes})
+
+    def test_private_whatever_the_umask(self):
+        conf = self.w.config()
+        proc = self.w.start(conf, umask=0o022)
+        self.assert_private(["outbox.db", "outbox.db-wal", "outbox.db-shm"])
+        self.assertEqual(stop(proc), 0, self.w.log()[-3000:])
+
+        for name in os.listdir(self.w.state):  # as a daemon before this fix left them
+            os.chmod(os.path.join(self.w.state, name), 0o644)
+        proc = self.w.start(conf, umask=0o022)
+        self.assert_private(["outbox.db", "outbox.db-wal", "outbox.db-shm"])
+        self.assertIn("warning: outbox: %s/outbox.db was mode 0644; now 0600" % self.w.state,
+                      self.w.log())
+        self.assertEqual(stop(proc), 0, self.w.log()[-3000:])
+
+    def test_queue_creates_a_private_outbox(self):
+        r = subprocess.run([milter_bin(), "queue", "-c", self.w.config(), "stats"],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30,
+                           umask=0o022)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assert_private(["outbox.db"])
 
 
 if __name__ == "__main__":
