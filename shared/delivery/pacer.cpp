@@ -8,7 +8,9 @@
 namespace smsm {
 
 namespace {
-constexpr Pacer::Duration kMinSlack = std::chrono::milliseconds(2);
+// Being behind the schedule by this much is made up for (a busy machine, an fsync, new TLS
+// connections hold the sender up for tens of milliseconds); the window rule still holds.
+constexpr Pacer::Duration kCatchUp = std::chrono::milliseconds(100);
 
 Pacer::Duration seconds(double s) {
     return std::chrono::duration_cast<Pacer::Duration>(std::chrono::duration<double>(s));
@@ -25,12 +27,9 @@ void Pacer::set_rate(double per_second) {
     }
     per_window_ = static_cast<std::size_t>(std::max(1.0, std::ceil(rate_)));
     interval_ = seconds(1.0 / rate_);
-    // The sender wakes on whole milliseconds (curl_multi_poll): up to 1 ms late, so a
-    // quarter of a few milliseconds would not make up for it at hundreds per second.
-    slack_ = std::max<Duration>(interval_ / 4, kMinSlack);
     window_ = seconds(static_cast<double>(per_window_) / rate_);
     while (recent_.size() > per_window_) recent_.pop_front();
-    due_ = recent_.empty() ? TimePoint{} : recent_.back() + interval_;
+    if (!recent_.empty()) due_ = recent_.back() + interval_;
 }
 
 Pacer::TimePoint Pacer::next_start() const {
@@ -49,11 +48,15 @@ std::size_t Pacer::starts_within(TimePoint now, Duration ahead) const {
 
 void Pacer::started(TimePoint now) {
     if (!paced()) return;
-    // On time or a little late: the next keeps its place. Later (or a first start after a
-    // pause): the next comes a whole interval after this one.
-    due_ = (now - due_ <= slack_ ? due_ : now) + interval_;
+    // Late by up to kCatchUp: the next keeps its place on the schedule (and may come at
+    // once). Later: the schedule moves on, kCatchUp behind. The first start sets it.
+    due_ = (recent_.empty() ? now : std::max(due_, now - kCatchUp)) + interval_;
     recent_.push_back(now);
     if (recent_.size() > per_window_) recent_.pop_front();
+}
+
+void Pacer::idle(TimePoint now) {
+    if (paced() && due_ < now) due_ = now;
 }
 
 }  // namespace smsm

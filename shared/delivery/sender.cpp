@@ -84,14 +84,15 @@ struct Sender::Dispatch {
     bool may_send() const {
         return send_room() > 0 && pacer.may_start(std::chrono::steady_clock::now());
     }
-    // Jobs to claim: as many as there is room for and the prefetch; paced, no more than may
-    // start within kClaimAhead (the outbox, not memory, is where jobs wait their turn).
-    // Counts those claimed before.
+    // Jobs to claim: as many as there is room for and the prefetch. Paced, no more than may
+    // start within kClaimAhead (the outbox, not memory, is where jobs wait their turn), and
+    // only once half of those claimed before have started: one claim (one fsync) per half
+    // of kClaimAhead at most, rather than one per start.
     std::size_t to_claim() const {
         auto n = send_room() + prefetch();
-        if (pacer.paced())
-            n = std::min(n, pacer.starts_within(std::chrono::steady_clock::now(), kClaimAhead));
-        return n - std::min(n, ready.size());
+        if (!pacer.paced()) return n - std::min(n, ready.size());
+        n = std::min(n, pacer.starts_within(std::chrono::steady_clock::now(), kClaimAhead));
+        return ready.size() * 2 > n ? 0 : n - ready.size();
     }
 };
 
@@ -256,6 +257,10 @@ void Sender::take_due(Dispatch& d) {
     Clock::time_point deferred[2];
     {
         std::lock_guard lock(mutex_);
+        // Nothing waited to start until now: the pacer makes up for none of that time (no
+        // burst when new jobs come after a quiet spell).
+        if (d.ready.empty() && resends_.empty() && d.sends.exhausted)
+            d.pacer.idle(std::chrono::steady_clock::now());
         std::size_t take = d.pacer.paced() ? (d.may_send() ? 1 : 0) : d.send_room();
         while (back.size() < take && !resends_.empty()) {
             back.push_back(std::move(resends_.front()));
