@@ -5,9 +5,9 @@ One milter instance, started with twilio_send_rate = 0 (no pacing); one mail wit
 recipients goes out at once. Then twilio_send_rate = 2 is set and the daemon reloaded
 (SIGUSR1), and another mail with six SMS recipients is paced: the fake Twilio's create times
 (when each message was created, `_created`) are never closer than sms-milter.conf(5) allows
-(1/rate less a quarter of it), no window of one second holds more than two, and all six
-arrive, each once. The bounds are lower bounds on the gaps (with 0.1 s for the jitter of
-timing on the fake's side): correctness, not speed.
+(1/rate less the 100 ms a late start may be made up for), no window of one second holds
+more than two, and all six arrive, each once. The bounds are lower bounds on the gaps (with
+JITTER for the timing on the fake's side): correctness, not speed.
 
 Run as root:  SMS_MILTER_BIN=build/sms-milter python3 -m unittest tests/e2e/test_pacing.py
 """
@@ -21,7 +21,9 @@ import unittest
 from harness import Environment, exit_on_sigterm
 
 SENDER = "alerts@example.com"
-JITTER = 0.1  # seconds: request arrival times at the fake vary by this much at most
+# Seconds: a request arrives at the fake later than it started by up to this much (a new
+# TLS connection, the fake's threads busy on a loaded machine); 75 ms seen at load 4.
+JITTER = 0.15
 ENV = None
 
 
@@ -68,14 +70,14 @@ class Pacing(unittest.TestCase):
         # (this shows that the measurement below can fail).
         times = [m["_created"] for m in self.send_six(100)]
         gaps = [b - a for a, b in zip(times, times[1:])]
-        self.assertLess(min(gaps), interval * 0.75 - JITTER, gaps)
+        self.assertLess(min(gaps), interval - 0.1 - JITTER, gaps)
 
         self.reload(milter, "twilio_send_rate", "2")
         times = [m["_created"] for m in self.send_six(110)]
         gaps = [b - a for a, b in zip(times, times[1:])]
-        # Never closer than 1/rate less a quarter of it (a start made a little late lets the
-        # next come that much sooner) ...
-        self.assertGreaterEqual(min(gaps), interval * 0.75 - JITTER, gaps)
+        # Never closer than 1/rate less 100 ms (a start made late lets the next come up to
+        # that much sooner) ...
+        self.assertGreaterEqual(min(gaps), interval - 0.1 - JITTER, gaps)
         # ... and never more than the rate (2) in any second: any three span a second.
         spans = [c - a for a, c in zip(times, times[int(rate):])]
         self.assertGreaterEqual(min(spans), 1.0 - JITTER, (gaps, spans))
