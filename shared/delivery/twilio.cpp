@@ -9,6 +9,7 @@
 #include <ctime>
 #include <stdexcept>
 
+#include "shared/base/mask.h"
 #include "shared/base/strings.h"
 #include "shared/delivery/twilio_request.h"
 
@@ -78,9 +79,12 @@ SendResult classify_response(long status, const std::string& body,
                 r.segments = it->get<int>();
         }
     }
-    std::string what = message.empty()
-                           ? fmt::format("HTTP {}", status)
-                           : fmt::format("HTTP {} code {}: {}", status, r.code, message);
+    // Twilio's messages quote the number ("The 'To' number +14155550100 is not a valid
+    // phone number."): masked here, where they enter, so that the log, last_error, `queue`,
+    // the failure notice and the eom_wait reply never show it (SPEC §8).
+    std::string what = message.empty() ? fmt::format("HTTP {}", status)
+                                       : fmt::format("HTTP {} code {}: {}", status, r.code,
+                                                     mask_numbers_in_text(message.substr(0, 1000)));
     r.error = what.substr(0, 300);
     if (status >= 200 && status < 300) {
         r.kind = SendResult::Kind::Sent;

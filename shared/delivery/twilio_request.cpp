@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "shared/base/mask.h"
+
 namespace smsm {
 
 namespace {
@@ -162,7 +164,9 @@ SendResult TwilioRequest::finish(CURLcode rc, std::string* response) {
         curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent_bytes);
         r.kind = request_never_sent(rc) || sent_bytes == 0 ? SendResult::Kind::Retry
                                                            : SendResult::Kind::Ambiguous;
-        r.error = fmt::format("{}: {}", curl_easy_strerror(rc), errbuf_[0] ? errbuf_ : "no detail");
+        // libcurl's detail may quote the URL, and a lookup's URL holds the number.
+        r.error = mask_numbers_in_text(
+            fmt::format("{}: {}", curl_easy_strerror(rc), errbuf_[0] ? errbuf_ : "no detail"));
         return r;
     }
     long status = 0;

@@ -58,6 +58,47 @@ TEST_CASE("masking keeps only the ends") {
     CHECK(mask_address("<1234567\r\n@x>") == "<***67??@x>");
 }
 
+TEST_CASE("numbers quoted in a free text (Twilio's error messages) are masked") {
+    struct Case {
+        const char* in;
+        const char* want;
+    };
+    const Case cases[] = {
+        {"The 'To' number +14155550100 is not a valid phone number.",
+         "The 'To' number +1415***0100 is not a valid phone number."},
+        {"The 'To' phone number: +14155550100, is not currently reachable",
+         "The 'To' phone number: +1415***0100, is not currently reachable"},
+        {"To number: whatsapp:+447400123456", "To number: whatsapp:+4474***3456"},
+        {"'From' +1 (415) 555-0100 unverified", "'From' +1415***0100 unverified"},
+        {"number (415) 555-0100 here", "number ***0100 here"},
+        {"4155550100", "***0100"},
+        {"+14155550100abc", "+1415***0100abc"},
+        {"GET /Messages.json?To=%2B14155550100&PageSize=50",
+         "GET /Messages.json?To=+1415***0100&PageSize=50"},
+        {"To=14155550100&x", "To=***0100&x"},
+        {"+3361234 short", "+3***34 short"},
+        // left alone: codes, statuses, times, IP addresses, ports, SIDs, short numbers
+        {"HTTP 400 code 21211: Invalid 'To' Phone Number",
+         "HTTP 400 code 21211: Invalid 'To' Phone Number"},
+        {"Failed to connect to 127.0.0.1 port 8443 after 3 ms",
+         "Failed to connect to 127.0.0.1 port 8443 after 3 ms"},
+        {"sid SM0123456789abcdef0123456789abcdef at 19:00:00",
+         "sid SM0123456789abcdef0123456789abcdef at 19:00:00"},
+        {"AC1234567890 x4155550100 12345678px", "AC1234567890 x4155550100 12345678px"},
+        {"short code 898211", "short code 898211"},
+        {"a + b - 3 (4)", "a + b - 3 (4)"},
+        {"+", "+"},
+        {"%2B", "%2B"},
+        {"", ""},
+        // already masked text stays as it is
+        {"The 'To' number +1415***0100 is", "The 'To' number +1415***0100 is"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.in);
+        CHECK(mask_numbers_in_text(c.in) == c.want);
+    }
+}
+
 TEST_CASE("CIDR matching, IPv4 and IPv6") {
     struct Case {
         const char* cidr;

@@ -40,6 +40,16 @@ TEST_CASE("Twilio answers map to outbox outcomes") {
     CHECK(ok.error.empty());
 }
 
+TEST_CASE("a number quoted in Twilio's error message is masked where the answer enters") {
+    SendResult r = classify_response(
+        400,
+        R"({"code":21211,"message":"The 'To' number +14155550100 is not a valid phone number."})",
+        std::nullopt);
+    CHECK(r.kind == K::Permanent);
+    CHECK(r.error ==
+          "HTTP 400 code 21211: The 'To' number +1415***0100 is not a valid phone number.");
+}
+
 TEST_CASE("backoff doubles from minimal to maximal; Retry-After wins when longer") {
     Config c;
     c.minimal_backoff_time = std::chrono::seconds(10);
