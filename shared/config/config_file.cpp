@@ -13,6 +13,7 @@ namespace smsm {
 
 namespace {
 constexpr std::size_t kMaxLine = 64 * 1024;
+constexpr std::size_t kMaxValue = 64 * 1024;  // continuation lines included
 constexpr int kMaxLines = 100000;
 }  // namespace
 
@@ -27,6 +28,7 @@ std::vector<ConfigEntry> read_config_entries(const std::string& path,
     std::string line;
     int lineno = 0;
     bool continuable = false;  // whether a continuation line may extend the last entry
+    bool too_long = false;     // the last entry's value went past kMaxValue
     while (std::getline(in, line)) {
         if (++lineno > kMaxLines || line.size() > kMaxLine) {
             errors.push_back(fmt::format("{}:{}: file or line too long", path, lineno));
@@ -41,6 +43,14 @@ std::vector<ConfigEntry> read_config_entries(const std::string& path,
                 continue;
             }
             auto& value = entries.back().value;
+            if (too_long || value.size() + 1 + content.size() > kMaxValue) {
+                if (!too_long)
+                    errors.push_back(fmt::format("{}:{}: {}: value longer than {} bytes", path,
+                                                 entries.back().line, entries.back().key,
+                                                 kMaxValue));
+                too_long = true;  // one error for the whole setting
+                continue;
+            }
             value += value.empty() ? "" : " ";
             value += content;
             continue;
@@ -55,6 +65,7 @@ std::vector<ConfigEntry> read_config_entries(const std::string& path,
         }
         entries.push_back({std::string(key), std::string(trim(content.substr(eq + 1))), lineno});
         continuable = true;
+        too_long = false;
     }
     return entries;
 }

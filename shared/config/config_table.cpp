@@ -7,10 +7,10 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
-#include <regex>
 #include <stdexcept>
 
 #include "shared/base/strings.h"
+#include "shared/base/syntax.h"
 #include "shared/config/config.h"
 #include "shared/config/config_file.h"
 #include "shared/config/secret.h"
@@ -87,8 +87,9 @@ double parse_rate(std::string_view v, double max) {
     return d;
 }
 
-void require_match(std::string_view v, const char* pattern, std::string_view what) {
-    if (!std::regex_match(v.begin(), v.end(), std::regex(pattern))) bad(what);
+// No std::regex on these values: see shared/base/syntax.h.
+void require(bool ok, std::string_view what) {
+    if (!ok) bad(what);
 }
 
 std::string absolute_path(std::string_view v) {
@@ -110,8 +111,8 @@ const KeyDef kKeys[] = {
      "daemon's group), or inet:PORT@HOST and inet6:PORT@HOST (unauthenticated: any local "
      "user could bypass the policy; a warning is logged)",
      [](Config& c, std::string_view v) {
-         require_match(v, "(inet|inet6):[0-9]{1,5}(@.+)?|(unix|local):/.+",
-                       "expected inet:PORT@HOST, inet6:PORT@HOST or unix:/PATH");
+         require(is_milter_socket_spec(v),
+                 "expected inet:PORT@HOST, inet6:PORT@HOST or unix:/PATH");
          c.milter_socket = v;
      }},
     {"gateway_domains", "",
@@ -122,8 +123,7 @@ const KeyDef kKeys[] = {
          for (auto& item : split_list(v)) {
              auto colon = item.find(':');
              std::string name = item.substr(0, colon);
-             require_match(name, "[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?",
-                           "expected domain names, each optionally with :REGION");
+             require(is_dns_name(name), "expected domain names, each optionally with :REGION");
              std::string region =
                  colon == std::string::npos ? "" : region_code(item.substr(colon + 1));
              c.gateway_domains.push_back({to_lower(name), region});
@@ -209,7 +209,7 @@ const KeyDef kKeys[] = {
     {"twilio_account_sid", "", "Twilio account SID, AC followed by 32 hex digits (required)",
      [](Config& c, std::string_view v) {
          if (!v.empty())
-             require_match(v, "AC[0-9a-fA-F]{32}", "expected AC followed by 32 hex digits");
+             require(is_prefixed_hex(v, "AC", 32), "expected AC followed by 32 hex digits");
          c.twilio_account_sid = v;
      }},
     {"twilio_auth_token_file", "", "file holding the account's auth token (mode 0600)",
@@ -219,7 +219,7 @@ const KeyDef kKeys[] = {
     {"twilio_api_key_sid", "", "API key SID (SK...), used with twilio_api_key_secret_file",
      [](Config& c, std::string_view v) {
          if (!v.empty())
-             require_match(v, "SK[0-9a-fA-F]{32}", "expected SK followed by 32 hex digits");
+             require(is_prefixed_hex(v, "SK", 32), "expected SK followed by 32 hex digits");
          c.twilio_api_key_sid = v;
      }},
     {"twilio_api_key_secret_file", "", "file holding the API key secret (mode 0600)",
@@ -228,21 +228,24 @@ const KeyDef kKeys[] = {
      }},
     {"twilio_from", "", "sender: +E.164 number, short code or alphanumeric sender ID",
      [](Config& c, std::string_view v) {
-         if (!v.empty())
-             require_match(v, "\\+[1-9][0-9]{6,14}|[0-9]{3,8}|[A-Za-z0-9 ]*[A-Za-z][A-Za-z0-9 ]*",
-                           "expected +E.164, a short code or an alphanumeric sender ID");
          if (v.size() > 16) bad("too long");
+         if (!v.empty())
+             require(is_twilio_sender(v),
+                     "expected +E.164, a short code or an alphanumeric sender ID");
          c.twilio_from = v;
      }},
     {"twilio_messaging_service_sid", "", "Messaging Service SID (MG...), instead of twilio_from",
      [](Config& c, std::string_view v) {
          if (!v.empty())
-             require_match(v, "MG[0-9a-fA-F]{32}", "expected MG followed by 32 hex digits");
+             require(is_prefixed_hex(v, "MG", 32), "expected MG followed by 32 hex digits");
          c.twilio_messaging_service_sid = v;
      }},
     {"twilio_api_url", "https://api.twilio.com", "API base URL (regional edges, tests); https only",
      [](Config& c, std::string_view v) {
-         require_match(v, "https://[^/?#\\s]+/?", "expected https://HOST[:PORT]");
+         std::string_view host = v.substr(0, 8) == "https://" ? v.substr(8) : "";
+         if (!host.empty() && host.back() == '/') host.remove_suffix(1);
+         require(!host.empty() && host.find_first_of("/?#\\ \t\r\n\f\v") == host.npos,
+                 "expected https://HOST[:PORT]");
          c.twilio_api_url = v.back() == '/' ? v.substr(0, v.size() - 1) : v;
      }},
     {"twilio_ca_file", "", "extra CA bundle to trust besides the system store",

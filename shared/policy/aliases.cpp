@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <regex>
 
 #include "shared/base/strings.h"
 #include "shared/config/table_file.h"
@@ -25,9 +24,13 @@ struct Definition {
 // "oncall", "team-a", "db.ops": letters, digits, '.', '_' and '-', starting with a letter or
 // digit and holding at least one letter, so that no alias name is ever a phone number.
 bool valid_name(std::string_view name) {
-    static const std::regex re("[a-z0-9][a-z0-9._-]*");
-    return name.size() <= 64 && std::regex_match(name.begin(), name.end(), re) &&
-           std::any_of(name.begin(), name.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+    auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    return !name.empty() && name.size() <= 64 && (lower(name[0]) || digit(name[0])) &&
+           std::all_of(
+               name.begin(), name.end(),
+               [&](char c) { return lower(c) || digit(c) || c == '.' || c == '_' || c == '-'; }) &&
+           std::any_of(name.begin(), name.end(), lower);
 }
 
 // A member without letters is a number ("+14155550123", "415-555-0123"); one with letters

@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <regex>
 
 #include "shared/base/strings.h"
+#include "shared/base/syntax.h"
 #include "shared/config/table_file.h"
 #include "shared/policy/aliases.h"
 
@@ -18,20 +18,30 @@ namespace {
 constexpr std::size_t kMaxFileBytes = 1 << 20;
 constexpr std::size_t kMaxRules = 10000;
 
-bool valid_sender(const std::string& s) {
-    static const std::regex re(
-        "\\*|<>|@[a-z0-9]([a-z0-9.-]*[a-z0-9])?|[^@\\s<>]+@[a-z0-9]([a-z0-9.-]*[a-z0-9])?");
-    return std::regex_match(s, re);
+// "*", "<>", "@domain" or "local@domain" (lowercase domain; no white space or <> in the
+// local part).
+bool valid_sender(std::string_view s) {
+    if (s == "*" || s == "<>") return true;
+    auto at = s.find('@');
+    if (at == std::string_view::npos) return false;
+    std::string_view local = s.substr(0, at), domain = s.substr(at + 1);
+    return local.find_first_of("@<> \t\r\n\f\v") == std::string_view::npos && is_dns_name(domain) &&
+           to_lower(domain) == domain;
+}
+
+// "+PREFIX*": '+', up to 15 digits, '*'.
+bool is_prefix_pattern(std::string_view s) {
+    return s.size() >= 2 && s.size() <= 17 && s.front() == '+' && s.back() == '*' &&
+           std::all_of(s.begin() + 1, s.end() - 1, [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // One destination pattern; sets error when it is not one.
 SenderRule::Destination parse_destination(const std::string& item, const AliasTable* aliases,
                                           std::string& error) {
     using Kind = SenderRule::Destination::Kind;
-    static const std::regex number("\\+[1-9][0-9]{1,14}"), prefix("\\+[0-9]{0,15}\\*");
     if (item == "*") return {Kind::Any, ""};
-    if (std::regex_match(item, number)) return {Kind::Number, item};
-    if (std::regex_match(item, prefix)) return {Kind::Prefix, item.substr(0, item.size() - 1)};
+    if (is_e164(item)) return {Kind::Number, item};
+    if (is_prefix_pattern(item)) return {Kind::Prefix, item.substr(0, item.size() - 1)};
     std::string name = to_lower(item);
     if (item.front() == '+' || item.front() == '*' || (item.front() >= '0' && item.front() <= '9'))
         error = fmt::format("\"{}\" is not +E164, +PREFIX*, * or an alias name", printable(item));
