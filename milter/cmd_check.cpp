@@ -32,7 +32,7 @@ int cmd_check(const Args& argv) {
             return 2;
         }
     }
-    ConfigLoad load = load_config(path);
+    ConfigLoad load = load_config(path, /*skip_secrets=*/false, user);
     for (const auto& e : load.errors) fmt::print(stderr, "{}\n", e);
     if (!load.config) return 1;
     if (!forbid_core_dumps()) {  // the secret files are in memory now

@@ -99,8 +99,11 @@ struct ConfigLoad {
     std::vector<std::string> errors;       // "FILE:LINE: text"
 };
 
-// Reads, validates and (unless skip_secrets) loads the secret files.
-ConfigLoad load_config(const std::string& path, bool skip_secrets = false);
+// Reads, validates and (unless skip_secrets) loads the secret files. daemon_user (`check
+// --user`): the user the daemon runs as, whose secret files root may read (secret.h);
+// empty: run_as_user, else the system user sms-milter.
+ConfigLoad load_config(const std::string& path, bool skip_secrets = false,
+                       const std::string& daemon_user = {});
 
 // One line per key for `sms-milter help config`: name, default and meaning.
 std::string describe_config_keys();

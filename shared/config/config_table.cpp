@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <optional>
 #include <stdexcept>
 
 #include "shared/base/strings.h"
@@ -365,9 +366,22 @@ const KeyDef* find_key(std::string_view name) {
     return nullptr;
 }
 
+// The user whose secret files root may read on its behalf (secret.h): `check --user`, else
+// run_as_user, else the system user the shipped unit runs as (User=sms-milter). Only root
+// reads for another user.
+std::optional<uid_t> daemon_uid(const Config& c, const std::string& daemon_user) {
+    if (::geteuid() != 0) return std::nullopt;
+    std::string name = !daemon_user.empty()     ? daemon_user
+                       : !c.run_as_user.empty() ? c.run_as_user
+                                                : "sms-milter";
+    const struct passwd* pw = ::getpwnam(name.c_str());
+    if (!pw) return std::nullopt;
+    return pw->pw_uid;
+}
+
 // Checks that span several keys, and loading of the secret files.
 void finish(Config& c, const std::map<std::string, int, std::less<>>& lines, bool skip_secrets,
-            std::vector<std::string>& errors) {
+            const std::string& daemon_user, std::vector<std::string>& errors) {
     auto where = [&](std::string_view key) {
         auto it = lines.find(key);
         return it == lines.end() ? c.source : fmt::format("{}:{}", c.source, it->second);
@@ -421,7 +435,7 @@ void finish(Config& c, const std::map<std::string, int, std::less<>>& lines, boo
         std::string file = token ? c.twilio_auth_token_file : c.twilio_api_key_secret_file;
         if (!skip_secrets && !file.empty()) {
             try {
-                c.twilio_secret = read_secret_file(file);
+                c.twilio_secret = read_secret_file(file, daemon_uid(c, daemon_user));
             } catch (const std::exception& e) {
                 errors.push_back(fmt::format("{}: {}", where(key), e.what()));
             }
@@ -434,7 +448,7 @@ void finish(Config& c, const std::map<std::string, int, std::less<>>& lines, boo
 
 }  // namespace
 
-ConfigLoad load_config(const std::string& path, bool skip_secrets) {
+ConfigLoad load_config(const std::string& path, bool skip_secrets, const std::string& daemon_user) {
     ConfigLoad result;
     auto cfg = std::make_shared<Config>();
     cfg->source = path;
@@ -460,7 +474,7 @@ ConfigLoad load_config(const std::string& path, bool skip_secrets) {
         }
     }
     if (!result.errors.empty()) return result;
-    finish(*cfg, lines, skip_secrets, result.errors);
+    finish(*cfg, lines, skip_secrets, daemon_user, result.errors);
     if (result.errors.empty()) result.config = std::move(cfg);
     return result;
 }

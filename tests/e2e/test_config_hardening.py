@@ -3,12 +3,17 @@
   b. a 60,000-character value: `check` exits 1 with FILE:LINE (it used to die of SIGSEGV in
      std::regex's recursion), and a running daemon sent SIGUSR1 with such a file keeps
      running with its previous configuration: mail to the gateway domain is still texted.
+  f. secret files: a FIFO at the secret's path makes `check` and `run` fail at once (they
+     used to hang); a secret owned by another user than root, the reader or the daemon's user,
+     and one in a directory that group or others can write (without the sticky bit), are
+     refused with FILE:LINE.
 
 Run as root:
     SMS_MILTER_BIN=build/sms-milter python3 -m unittest discover -s tests/e2e -p 'test_config_hardening.py' -v
 """
 
 import os
+import pwd
 import re
 import secrets
 import signal
@@ -113,6 +118,58 @@ class Reload(unittest.TestCase):
         self.assertEqual(r.data and r.data[0], 250, r)
         got = ENV.fake.wait_for(lambda x: tag in (x.get("body") or ""), timeout=20)
         self.assertEqual([x["to"] for x in got], ["+14155550123"], m.log_text()[-2000:])
+
+
+class SecretFiles(unittest.TestCase):
+    maxDiff = None
+
+    def setUp(self):
+        self.w = Workdir()
+        self.addCleanup(self.w.remove)
+        self.conf = self.w.config(log_to="stderr")
+        self.line = line_of(self.conf, "twilio_auth_token_file")
+
+    def check_fails(self, want):
+        r = run("check", "-c", self.conf, timeout=10)
+        self.assertEqual((r.returncode, r.stderr),
+                         (1, "%s:%d: %s\n" % (self.conf, self.line, want)))
+
+    def test_fifo_fails_at_once(self):
+        os.unlink(self.w.token)
+        os.mkfifo(self.w.token, 0o600)
+        t0 = time.monotonic()
+        self.check_fails("%s is not a regular file" % self.w.token)
+        r = run("run", "-c", self.conf, timeout=10)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("%s:%d: %s is not a regular file" % (self.conf, self.line, self.w.token),
+                      r.stderr)
+        self.assertLess(time.monotonic() - t0, 5)
+
+    def test_owned_by_another_user(self):
+        os.chown(self.w.token, pwd.getpwnam("nobody").pw_uid, 0)
+        owner = "nobody (uid %d)" % pwd.getpwnam("nobody").pw_uid
+        try:
+            pwd.getpwnam("sms-milter")
+        except KeyError:
+            self.check_fails("%s belongs to %s, not to root" % (self.w.token, owner))
+        else:
+            r = run("check", "-c", self.conf, timeout=10)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("%s belongs to %s, not to root or sms-milter" % (self.w.token, owner),
+                          r.stderr)
+        # The daemon's user may own it: root reads it for that user.
+        r = run("check", "--user", "nobody", "-c", self.conf, timeout=10)
+        self.assertNotIn("belongs to", r.stderr)
+        self.assertNotIn("twilio-token", r.stderr)
+
+    def test_directory_others_can_write(self):
+        os.chmod(self.w.root, 0o775)
+        self.check_fails("%s lies in %s, which group or others can write (mode 0775); run "
+                         "chmod go-w on it" % (self.w.token, self.w.root))
+        os.chmod(self.w.root, 0o1777)  # sticky, as /tmp: nobody else can swap the file
+        r = run("check", "-c", self.conf, timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.endswith("%s: ok\n" % self.conf), r.stdout)
 
 
 if __name__ == "__main__":
