@@ -1,7 +1,10 @@
 // Hand-written validators for config and table values (see syntax.h).
 #include "shared/base/syntax.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <array>
 
 namespace smsm {
 
@@ -9,6 +12,7 @@ namespace {
 
 constexpr std::size_t kMaxDnsName = 253;
 constexpr std::size_t kMaxLabel = 63;
+constexpr std::size_t kMaxUrl = 2048;
 
 bool is_digit(char c) {
     return c >= '0' && c <= '9';
@@ -21,6 +25,26 @@ bool is_hex(char c) {
 }
 bool all_digits(std::string_view s) {
     return std::all_of(s.begin(), s.end(), is_digit);
+}
+
+bool is_ipv4(std::string_view s) {
+    if (s.size() > 15) return false;
+    std::array<unsigned char, 4> out{};
+    return inet_pton(AF_INET, std::string(s).c_str(), out.data()) == 1;
+}
+
+bool is_ipv6(std::string_view s) {
+    if (s.size() > 45) return false;
+    std::array<unsigned char, 16> out{};
+    return inet_pton(AF_INET6, std::string(s).c_str(), out.data()) == 1;
+}
+
+// One path segment: letters, digits and "-._~" (RFC 3986 unreserved), not "." or "..".
+bool is_path_segment(std::string_view seg) {
+    if (seg.empty() || seg == "." || seg == "..") return false;
+    return std::all_of(seg.begin(), seg.end(), [](char c) {
+        return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
+    });
 }
 
 }  // namespace
@@ -76,6 +100,66 @@ bool is_milter_socket_spec(std::string_view s) {
         return at == std::string_view::npos || at + 1 < rest.size();
     }
     return false;
+}
+
+std::string https_url_problem(std::string_view s) {
+    if (s.size() > kMaxUrl) return "longer than 2048 characters";
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u >= 0x7f) return "white space, control or non-ASCII character";
+        if (c == '\\') return "backslash";
+    }
+    constexpr std::string_view kScheme = "https://";
+    if (s.substr(0, kScheme.size()) != kScheme) return "not https://";
+    std::string_view rest = s.substr(kScheme.size());
+    if (rest.find_first_of("?#") != std::string_view::npos) return "query or fragment";
+    std::size_t slash = rest.find('/');
+    std::string_view authority = rest.substr(0, slash);
+    std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
+    if (authority.find('@') != std::string_view::npos) return "user name or password (\"user@\")";
+
+    std::string_view host, port;
+    if (!authority.empty() && authority.front() == '[') {
+        std::size_t close = authority.find(']');
+        if (close == std::string_view::npos) return "unclosed [ in the host";
+        host = authority.substr(1, close - 1);
+        std::string_view after = authority.substr(close + 1);
+        if (!after.empty() && after.front() != ':') return "bad host";
+        if (!after.empty()) port = after.substr(1);
+        if (!is_ipv6(host)) return "bad IPv6 address";
+        if (!after.empty() && port.empty()) return "empty port";
+    } else {
+        std::size_t colon = authority.find(':');
+        host = authority.substr(0, colon);
+        if (colon != std::string_view::npos) {
+            port = authority.substr(colon + 1);
+            if (port.empty()) return "empty port";
+        }
+        if (host.empty()) return "no host";
+        // A last label of digits only is no DNS name: then it must be an IPv4 address.
+        std::size_t last_dot = host.rfind('.');
+        std::string_view last =
+            last_dot == std::string_view::npos ? host : host.substr(last_dot + 1);
+        if (all_digits(last) ? !is_ipv4(host) : !is_dns_name(host)) return "bad host name";
+    }
+    if (!port.empty()) {
+        if (port.size() > 5 || !all_digits(port)) return "bad port";
+        long n = std::stol(std::string(port));
+        if (n < 1 || n > 65535) return "port out of range 1-65535";
+    }
+    if (!path.empty() && path != "/") {
+        std::string_view p = path.substr(1);
+        if (p.back() == '/') p.remove_suffix(1);
+        for (std::size_t start = 0;;) {
+            std::size_t next = p.find('/', start);
+            if (!is_path_segment(
+                    p.substr(start, next == std::string_view::npos ? p.npos : next - start)))
+                return "bad path (letters, digits and -._~ between single slashes)";
+            if (next == std::string_view::npos) break;
+            start = next + 1;
+        }
+    }
+    return "";
 }
 
 }  // namespace smsm

@@ -1,5 +1,5 @@
 // Hand-written validators for config and table values: DNS names, Twilio SIDs, sender IDs,
-// milter socket specs.
+// milter socket specs and the Twilio API URL.
 //
 // Security: every value comes from a file an admin (or whoever can write it) controls and may
 // be as long as a config line. No std::regex here: its backtracking matcher recurses once per
@@ -29,5 +29,12 @@ bool is_twilio_sender(std::string_view s);
 // libmilter socket syntax as sms-milter accepts it: inet:PORT[@HOST], inet6:PORT[@HOST]
 // (PORT 1 to 5 digits) or unix:/PATH, local:/PATH.
 bool is_milter_socket_spec(std::string_view s);
+
+// The Twilio API base URL: https://HOST[:PORT][/PATH], HOST a DNS name, an IPv4 address or
+// an IPv6 address in brackets, PORT 1 to 65535, PATH segments of letters, digits and
+// "-._~" (one trailing '/' allowed). No user name or password ("user@"), query, fragment,
+// backslash, white space, control or non-ASCII character. Returns what is wrong, or an empty
+// string when the URL is acceptable.
+std::string https_url_problem(std::string_view s);
 
 }  // namespace smsm

@@ -241,12 +241,14 @@ const KeyDef kKeys[] = {
              require(is_prefixed_hex(v, "MG", 32), "expected MG followed by 32 hex digits");
          c.twilio_messaging_service_sid = v;
      }},
-    {"twilio_api_url", "https://api.twilio.com", "API base URL (regional edges, tests); https only",
+    {"twilio_api_url", "https://api.twilio.com",
+     "API base URL, https://HOST[:PORT][/PATH] (regional edges, proxies, tests); https only, "
+     "no user@",
      [](Config& c, std::string_view v) {
-         std::string_view host = v.substr(0, 8) == "https://" ? v.substr(8) : "";
-         if (!host.empty() && host.back() == '/') host.remove_suffix(1);
-         require(!host.empty() && host.find_first_of("/?#\\ \t\r\n\f\v") == host.npos,
-                 "expected https://HOST[:PORT]");
+         // The credentials go wherever this points: no "user@" that would make
+         // https://api.twilio.com@evil.example a URL of evil.example.
+         if (auto problem = https_url_problem(v); !problem.empty())
+             bad("expected https://HOST[:PORT][/PATH]: " + problem);
          c.twilio_api_url = v.back() == '/' ? v.substr(0, v.size() - 1) : v;
      }},
     {"twilio_ca_file", "", "extra CA bundle to trust besides the system store",

@@ -7,6 +7,9 @@
      used to hang); a secret owned by another user than root, the reader or the daemon's user,
      and one in a directory that group or others can write (without the sticky bit), are
      refused with FILE:LINE.
+  g. twilio_api_url = https://api.twilio.com@evil.example (the credentials would go to
+     evil.example) and other URLs that are not https://HOST[:PORT][/PATH] fail `check` with
+     FILE:LINE; a regional edge, an address with a port and a path prefix pass.
 
 Run as root:
     SMS_MILTER_BIN=build/sms-milter python3 -m unittest discover -s tests/e2e -p 'test_config_hardening.py' -v
@@ -170,6 +173,34 @@ class SecretFiles(unittest.TestCase):
         r = run("check", "-c", self.conf, timeout=10)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(r.stdout.endswith("%s: ok\n" % self.conf), r.stdout)
+
+
+
+class ApiUrl(unittest.TestCase):
+    def setUp(self):
+        self.w = Workdir()
+        self.addCleanup(self.w.remove)
+
+    def test_only_https_host_port_path(self):
+        refused = {"https://api.twilio.com@evil.example": "user name or password (\"user@\")",
+                   "https://AC0123:secret@api.twilio.com": "user name or password (\"user@\")",
+                   "https://api.twilio.com\\@evil.example": "backslash",
+                   "https://evil.example#@api.twilio.com": "query or fragment",
+                   "https://api.twilio.com:99999": "port out of range 1-65535",
+                   "http://api.twilio.com": "not https://"}
+        for url, why in refused.items():
+            with self.subTest(url=url):
+                conf = self.w.config(twilio_api_url=url)
+                r = run("check", "-c", conf, timeout=10)
+                self.assertEqual((r.returncode, r.stderr),
+                                 (1, "%s:%d: twilio_api_url: expected https://HOST[:PORT][/PATH]: "
+                                     "%s\n" % (conf, line_of(conf, "twilio_api_url"), why)))
+        for url in ("https://api.dublin.ie1.twilio.com", "https://127.0.0.1:8443/",
+                    "https://[::1]:8443/twilio"):
+            with self.subTest(url=url):
+                conf = self.w.config(twilio_api_url=url)
+                r = run("check", "-c", conf, timeout=10)
+                self.assertEqual(r.returncode, 0, r.stderr)
 
 
 if __name__ == "__main__":

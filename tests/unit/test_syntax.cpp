@@ -137,6 +137,81 @@ TEST_CASE("SIDs, E.164, Twilio senders and milter sockets") {
     }
 }
 
+TEST_CASE("twilio_api_url: https://HOST[:PORT][/PATH] only") {
+    struct Case {
+        std::string in;
+        const char* want;  // "" = accepted, else the problem
+    };
+    const Case cases[] = {
+        {"https://api.twilio.com", ""},
+        {"https://api.twilio.com/", ""},
+        {"https://api.dublin.ie1.twilio.com", ""},
+        {"https://127.0.0.1:8443", ""},
+        {"https://[::1]:8443/", ""},
+        {"https://[2001:db8::1]", ""},
+        {"https://proxy.example:443/twilio/v1", ""},
+        {"https://localhost:65535", ""},
+        {"https://api.twilio.com@evil.example", "user name or password (\"user@\")"},
+        {"https://user:pass@api.twilio.com", "user name or password (\"user@\")"},
+        {"https://api.twilio.com%40evil.example", "bad host name"},
+        {"https://api.twilio.com\\@evil.example", "backslash"},
+        {"https://api.twilio.com\\evil.example", "backslash"},
+        {"https://evil.example#@api.twilio.com", "query or fragment"},
+        {"https://evil.example?@api.twilio.com", "query or fragment"},
+        {"https://api.twilio.com /x", "white space, control or non-ASCII character"},
+        {"https://api.twilio.com\t", "white space, control or non-ASCII character"},
+        {"https://api.twilio.com\r\nX: y", "white space, control or non-ASCII character"},
+        {"https://caf\xc3\xa9.example", "white space, control or non-ASCII character"},
+        {"http://api.twilio.com", "not https://"},
+        {"HTTPS://api.twilio.com", "not https://"},
+        {"api.twilio.com", "not https://"},
+        {"https://", "no host"},
+        {"https:///x", "no host"},
+        {"https://:8443", "no host"},
+        {"https://api..twilio.com", "bad host name"},
+        {"https://-api.twilio.com", "bad host name"},
+        {"https://api_x.twilio.com", "bad host name"},
+        {"https://1.2.3", "bad host name"},
+        {"https://256.1.1.1", "bad host name"},
+        {"https://[::1", "unclosed [ in the host"},
+        {"https://[::g]", "bad IPv6 address"},
+        {"https://[::1]x", "bad host"},
+        {"https://[::1]:", "empty port"},
+        {"https://api.twilio.com:", "empty port"},
+        {"https://api.twilio.com:0", "port out of range 1-65535"},
+        {"https://api.twilio.com:65536", "port out of range 1-65535"},
+        {"https://api.twilio.com:123456", "bad port"},
+        {"https://api.twilio.com:-1", "bad port"},
+        {"https://api.twilio.com:80:80", "bad port"},
+        {"https://api.twilio.com//", "bad path (letters, digits and -._~ between single slashes)"},
+        {"https://api.twilio.com/a//b",
+         "bad path (letters, digits and -._~ between single slashes)"},
+        {"https://api.twilio.com/../x",
+         "bad path (letters, digits and -._~ between single slashes)"},
+        {"https://api.twilio.com/a%2fb",
+         "bad path (letters, digits and -._~ between single slashes)"},
+        {"https://api.twilio.com/a@b",
+         "bad path (letters, digits and -._~ between single slashes)"},
+        {"https://" + std::string(kLong, 'a'), "longer than 2048 characters"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.in.substr(0, 80));
+        CHECK(https_url_problem(c.in) == c.want);
+    }
+    test::TempDir d;
+    std::string path =
+        d.write("c.conf", config_with(d, "twilio_api_url = https://api.twilio.com@evil.example"));
+    auto load = load_config(path);
+    REQUIRE(load.errors.size() == 1);
+    CHECK(load.errors[0] == path +
+                                ":5: twilio_api_url: expected https://HOST[:PORT][/PATH]: user "
+                                "name or password (\"user@\")");
+    path = d.write("c.conf", config_with(d, "twilio_api_url = https://127.0.0.1:8443/edge/"));
+    load = load_config(path);
+    REQUIRE(load.errors.empty());
+    CHECK(load.config->twilio_api_url == "https://127.0.0.1:8443/edge");
+}
+
 TEST_CASE("a 60,000-character value in any config key: loaded or a FILE:LINE error") {
     test::TempDir d;
     auto keys = config_keys();
