@@ -39,9 +39,9 @@ struct Fd {
     }
 };
 
-// What the outbox keeps in the state directory: the SQLite database and its companions.
+// What the outbox keeps in the state directory (shared/delivery/outbox_files.h).
 constexpr const char* kStateFiles[] = {"outbox.db", "outbox.db-wal", "outbox.db-shm",
-                                       "outbox.db-journal"};
+                                       "outbox.db-journal", "outbox.created"};
 
 [[noreturn]] void refuse_link(const RunAs& user, const std::string& dir) {
     char real[PATH_MAX];

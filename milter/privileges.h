@@ -21,7 +21,7 @@ struct RunAs {
 RunAs lookup_user(const std::string& name);
 
 // Makes the state directory and the outbox files in it (outbox.db, its -wal, -shm and
-// -journal) belong to the user. Throws std::runtime_error, changing nothing,
+// -journal, outbox.created) belong to the user. Throws std::runtime_error, changing nothing,
 // when the directory is a symbolic link (root would otherwise give the link's target away).
 void give_state_directory(const RunAs& user, const std::string& dir);
 

@@ -103,6 +103,7 @@ Outbox::Outbox(const std::string& state_directory) {
         throw std::runtime_error(
             fmt::format("cannot open {}: {}", path, db ? sqlite3_errmsg(db) : "out of memory"));
     sqlite3_busy_timeout(db, 5000);
+    files.check(db);  // damaged, or not the outbox that was made here: refuse to start
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=FULL");
     exec(kSchema);
@@ -113,6 +114,7 @@ Outbox::Outbox(const std::string& state_directory) {
             fmt::format("{}: outbox schema version {} is newer than this program's {}", path, found,
                         kSchemaVersion));
     exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
+    files.mark_created();
     // Outcomes that a power loss may lose harmlessly (see outbox.h) go through a second
     // connection that commits without an fsync; same mutex, so no lock waits between them.
     sqlite3* lazy = nullptr;

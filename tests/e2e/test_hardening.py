@@ -14,6 +14,13 @@
      0644 by an earlier version become 0600 (with a warning), and `queue` creates a private
      outbox too.
 
+  h. an outbox lost while jobs were pending stops the start: with 20 SMS queued (Twilio
+     down, long backoff) through a real Postfix, a damaged outbox.db (SQLite's quick_check),
+     one cut to 0 bytes and one deleted each make `run` exit 1 with a fatal line that says
+     what happened and the way out (`queue` refuses too); deleting outbox.created, as that
+     line says, starts the daemon with an empty outbox. Without outbox.created, an empty
+     outbox.db beside a non-empty -wal (a crashed daemon's) is refused as well.
+
 Run as root:  SMS_MILTER_BIN=build/sms-milter python3 -m unittest tests/e2e/test_hardening.py
 """
 
@@ -22,11 +29,13 @@ import pwd
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
 import unittest
 
+from harness import Environment
 from milter_proc import milter_bin, wait_unix
 
 ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
@@ -259,7 +268,7 @@ class RunAsUserOwnership(unittest.TestCase):
         proc = self.w.start(self.w.config())
         proc.kill()  # a crash: the -wal and -shm files stay
         proc.wait()
-        files = ["outbox.db", "outbox.db-wal", "outbox.db-shm"]
+        files = ["outbox.db", "outbox.db-wal", "outbox.db-shm", "outbox.created"]
         for name in files:
             self.assertEqual(owner(os.path.join(self.w.state, name))[0], "root", name)
 
@@ -308,6 +317,95 @@ class OutboxModes(unittest.TestCase):
                            umask=0o022)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assert_private(["outbox.db"])
+
+
+class LostOutbox(unittest.TestCase):
+    PENDING = 20
+
+    def setUp(self):
+        # Twilio down and an hour's backoff: the jobs stay pending.
+        self.env = Environment({"h": {"overrides": {"minimal_backoff_time": "1h",
+                                                    "maximal_backoff_time": "1h"}}})
+        self.addCleanup(self.env.stop)
+        self.env.start()
+        self.env.fake.stop()
+        self.m = self.env.milters["h"]
+
+    def refused(self, *expected):
+        """`run` exits 1 with each expected text in a fatal line; `queue list` refuses too."""
+        rc, out = run_to_exit(self.m.config_path)
+        self.assertEqual(rc, 1, out[-3000:])
+        fatal = [l for l in out.splitlines() if ": fatal: " in l]
+        self.assertEqual(len(fatal), 1, out[-3000:])
+        for text in expected:
+            self.assertIn(text, fatal[0])
+        q = self.m.queue("list")
+        self.assertEqual(q.returncode, 1, q.stdout)
+        self.assertIn(expected[0], q.stderr)
+
+    def test_lost_outbox_stops_the_start(self):
+        rcpts = ["1415555%04d@sms.example.com" % (100 + i) for i in range(self.PENDING)]
+        r = self.env.postfix.send_mail("h", "alerts@example.com", rcpts, subject="DISK FULL",
+                                       body="on db1\n")
+        self.assertEqual(r.data[0], 250, r)
+        deadline = time.monotonic() + 30
+        while len(self.m.jobs()) < self.PENDING and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(len(self.m.jobs("state IN ('queued', 'sending', 'deferred')")),
+                         self.PENDING, self.m.log_text()[-3000:])
+        self.assertEqual(self.m.stop(), 0)
+        db, marker = self.m.outbox, os.path.join(self.m.state_dir, "outbox.created")
+        self.assertTrue(os.path.isfile(marker))
+
+        with sqlite3.connect("file:%s?mode=ro" % db, uri=True) as c:
+            page = c.execute("PRAGMA page_size").fetchone()[0]
+            root = c.execute("SELECT rootpage FROM sqlite_master WHERE name = 'jobs'").fetchone()[0]
+        c.close()
+        with open(db, "r+b") as f:  # the jobs table's first page, overwritten
+            f.seek((root - 1) * page)
+            f.write(b"\xff" * page)
+        self.refused("%s is damaged (SQLite's quick_check: " % db,
+                     "sms-milter will not start on it; keep a copy of %s, then recover what you "
+                     "can into a new outbox.db (sqlite3's .recover), or move outbox.db aside and "
+                     "delete %s to start with an empty outbox" % (self.m.state_dir, marker))
+
+        os.truncate(db, 0)
+        self.refused("%s is empty (0 bytes), but %s says an outbox was made here: the SMS "
+                     "queued in it are lost (a truncated or replaced file?); sms-milter will not "
+                     "start with an empty outbox unasked: restore outbox.db from a backup, or "
+                     "delete %s to start with an empty outbox" % (db, marker, marker))
+        self.assertEqual(os.path.getsize(db), 0)  # neither run nor queue initialised it
+
+        os.unlink(db)
+        self.refused("%s is missing, but %s says an outbox was made here" % (db, marker))
+        self.assertFalse(os.path.exists(db))
+
+        os.unlink(marker)  # the way out the fatal line names
+        self.m.start()
+        deadline = time.monotonic() + 20  # the socket comes first, then the outbox
+        while not os.path.isfile(marker) and self.m.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(os.path.isfile(marker), self.m.log_text()[-3000:])
+        self.assertEqual(self.m.jobs(), [])
+
+
+class LoneWal(unittest.TestCase):
+    def test_empty_outbox_beside_a_wal_is_refused(self):
+        w = Workdir(self)
+        conf = w.config()
+        proc = w.start(conf)
+        proc.kill()  # a crash: what was written is still in the -wal
+        proc.wait()
+        db = os.path.join(w.state, "outbox.db")
+        wal = os.path.getsize(db + "-wal")
+        self.assertGreater(wal, 0)
+        os.unlink(os.path.join(w.state, "outbox.created"))
+        os.truncate(db, 0)
+        rc, out = run_to_exit(conf)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("fatal: %s is empty (0 bytes), but %s-wal holds %d bytes of it: the rest "
+                      "of an outbox whose database is lost; restore outbox.db from a backup, or "
+                      "delete %s-wal to start with an empty outbox" % (db, db, wal, db), out)
 
 
 if __name__ == "__main__":
