@@ -12,8 +12,10 @@ namespace {
 // connections hold the sender up for tens of milliseconds); the window rule still holds.
 constexpr Pacer::Duration kCatchUp = std::chrono::milliseconds(100);
 
+// At most 10^9 s (a rate of 10^-9 per second): more nanoseconds would not fit.
 Pacer::Duration seconds(double s) {
-    return std::chrono::duration_cast<Pacer::Duration>(std::chrono::duration<double>(s));
+    return std::chrono::duration_cast<Pacer::Duration>(
+        std::chrono::duration<double>(std::min(s, 1e9)));
 }
 }  // namespace
 

@@ -162,6 +162,12 @@ TEST_CASE("a new rate applies to the next start, counting the starts made") {
     CHECK(p.may_start(t0));
 }
 
+TEST_CASE("a rate too small to count in nanoseconds waits 10^9 s") {
+    Pacer p;
+    p.set_rate(1e-12);  // the config allows any rate from 0 to 10000
+    CHECK(start_at(p, 0ms) == std::chrono::seconds(1000000000));
+}
+
 TEST_CASE("starts_within: how many jobs are worth claiming now") {
     Pacer p;
     p.set_rate(100);  // 10 ms apart
