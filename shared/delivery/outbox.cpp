@@ -323,6 +323,27 @@ int Outbox::recover_interrupted() {
         .run();
 }
 
+int Outbox::recover_stranded(const std::set<std::int64_t>& held) {
+    std::lock_guard lock(mutex_);
+    std::int64_t now = unix_now();
+    std::vector<std::int64_t> stranded;
+    {
+        Stmt s(db_.get(), "SELECT id FROM jobs WHERE state = 'sending' AND updated < ?1");
+        s.bind(1, now - 60);
+        while (s.step())
+            if (!held.count(s.integer(0))) stranded.push_back(s.integer(0));
+    }
+    for (auto id : stranded)
+        Stmt(db_.get(),
+             "UPDATE jobs SET state = 'deferred', check_first = 1, next_attempt = ?2, updated = "
+             "?2, last_error = 'left sending after a failed state write' WHERE id = ?1 AND "
+             "state = 'sending'")
+            .bind(1, id)
+            .bind(2, now)
+            .run();
+    return static_cast<int>(stranded.size());
+}
+
 std::vector<Job> Outbox::list(std::size_t limit) {
     std::lock_guard lock(mutex_);
     Stmt s(db_.get(), fmt::format("SELECT {} FROM jobs ORDER BY id DESC LIMIT ?1", kJobColumns));

@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -157,6 +158,9 @@ class Outbox {
 
     // After a crash: jobs left in `sending` become deferred, due now, with check_first set.
     int recover_interrupted();
+    // While running: the same for jobs `sending` for over a minute that the sender does not
+    // hold (a state write failed); how many.
+    int recover_stranded(const std::set<std::int64_t>& held);
 
     // For `sms-milter queue`.
     std::vector<Job> list(std::size_t limit);

@@ -2,6 +2,8 @@
 // notice thread.
 #include "shared/delivery/sender.h"
 
+#include <set>
+
 #include <algorithm>
 #include <random>
 
@@ -69,6 +71,7 @@ struct Sender::Dispatch {
     std::uint64_t seen = 0;  // generation_ at the last claim
     Due sends, lookups;
     Clock::time_point last_purge{};
+    Clock::time_point last_sweep{};
     Pacer pacer;  // twilio_send_rate, of the current snapshot (not the transport's)
     std::size_t send_room() const {
         auto max = static_cast<std::size_t>(cfg->send_concurrency);
@@ -207,7 +210,7 @@ std::chrono::steady_clock::time_point Sender::run_until(const Dispatch& d, bool 
         return steady_now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                 std::max(t - now, Clock::duration::zero()));
     };
-    auto until = at(now + kIdleWait);
+    auto until = std::min(at(now + kIdleWait), at(d.last_sweep + sweep_interval_));
     if (may_start) {
         bool lookup_room, resends;
         {
@@ -279,6 +282,10 @@ void Sender::take_due(Dispatch& d) {
     }
 
     auto now = Clock::now();
+    if (now - d.last_sweep >= sweep_interval_) {
+        d.last_sweep = now;
+        if (sweep_stranded(d) > 0) d.lookups.exhausted = false;  // due now, to look up
+    }
     if (Clock::now() - d.last_purge > kPurgeInterval) {
         d.last_purge = now;
         if (int n = outbox_.purge_finished(now - d.cfg->outbox_retention); n > 0)
@@ -320,6 +327,33 @@ void Sender::take_due(Dispatch& d) {
     };
     if (sends > 0 && got_sends < sends) until_next(d.sends, false);
     if (lookups > 0 && got_lookups < lookups) until_next(d.lookups, true);
+}
+
+// Jobs the outbox says are being sent but that no part of the sender holds: a state write
+// that failed (the disk full, the database locked) left them `sending`. They are looked up at
+// Twilio before any resend, as after a crash; without this sweep only a restart found them.
+int Sender::sweep_stranded(const Dispatch& d) {
+    std::set<std::int64_t> held;
+    for (const auto& [id, job] : d.in_flight) held.insert(id);
+    for (const auto& job : d.ready) held.insert(job.id);
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& job : lookups_) held.insert(job.id);
+        for (const auto& job : resends_) held.insert(job.id);
+        if (looking_up_ != 0) held.insert(looking_up_);
+    }
+    try {
+        int n = outbox_.recover_stranded(held);
+        if (n > 0)
+            log::warning(
+                "outbox: {} job(s) were left sending after a failed state write; they "
+                "are looked up at Twilio before any resend",
+                n);
+        return n;
+    } catch (const std::exception& e) {
+        log::error("outbox: cannot sweep jobs left sending: {}", e.what());
+        return 0;
+    }
 }
 
 // Storm windows that closed with alerts held back: their summary SMS are queued now.
@@ -394,6 +428,7 @@ void Sender::look_up() {
             if (stopping_) return;
             job = std::move(lookups_.front());
             lookups_.pop_front();
+            looking_up_ = job.id;
         }
         auto cfg = config_.get();
         bool resend = false;
@@ -408,6 +443,7 @@ void Sender::look_up() {
         }
         std::lock_guard lock(mutex_);
         --lookups_open_;
+        looking_up_ = 0;
         if (resend) resends_.push_back(std::move(job));
         wake_locked();
     }

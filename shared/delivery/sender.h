@@ -59,6 +59,8 @@ class Sender {
     // claimed jobs that were not sent back in the queue, and mails the notices still due.
     void stop();
     void wake();  // new jobs are due
+    // How often jobs left `sending` by a failed state write are looked for (tests shorten it).
+    void set_sweep_interval(std::chrono::milliseconds every) { sweep_interval_ = every; }
 
     // eom_wait: watch() the jobs before wake(), then wait_first_answers() until each has its
     // first answer or the deadline passes, calling progress about every 10 s. Jobs that fail
@@ -77,6 +79,7 @@ class Sender {
     std::chrono::steady_clock::time_point run_until(const Dispatch& d, bool may_start);
     void take_due(Dispatch& d);
     void close_storms();
+    int sweep_stranded(const Dispatch& d);
     void start_job(Dispatch& d, const Job& job, bool looked_up);
     void finish_job(const Job& job, const SendResult& r, const Config& cfg);
     void look_up();
@@ -107,7 +110,9 @@ class Sender {
     SmsTransport* transport_ = nullptr;  // the dispatcher's, for wake()
     std::deque<Job> lookups_;            // claimed with check_first: for the lookup thread
     std::size_t lookups_open_ = 0;       // claimed for a lookup and not yet through it
-    std::deque<Job> resends_;            // looked up and not found: for the dispatcher
+    std::int64_t looking_up_ = 0;        // the job the lookup thread has now; 0: none
+    std::chrono::milliseconds sweep_interval_ = std::chrono::minutes(5);
+    std::deque<Job> resends_;  // looked up and not found: for the dispatcher
     // The earliest deferral since the dispatcher last looked: [0] to send, [1] to look up.
     Clock::time_point deferred_[2] = {Clock::time_point::max(), Clock::time_point::max()};
     std::deque<std::pair<std::int64_t, std::string>> notices_;  // job id, reason

@@ -3,6 +3,8 @@
 // found at Twilio.
 #include <doctest/doctest.h>
 
+#include <sqlite3.h>
+
 #include <condition_variable>
 #include <mutex>
 #include <set>
@@ -210,4 +212,33 @@ TEST_CASE("eom_wait: a first answer that comes before the wait begins is not mis
               std::chrono::seconds(20));  // not the deadline
     }
     sender.stop();
+}
+
+TEST_CASE("a job left sending by a failed state write is swept, looked up, then sent") {
+    test::TempDir d;
+    ConfigHolder holder(test::load_test_config(d, "state_directory = " + d.path() + "\n"));
+    Outbox outbox(d.path());
+    std::vector<std::string> sent;
+    Sender sender(holder, outbox, fake_twilio(sent));
+    sender.set_sweep_interval(std::chrono::milliseconds(100));
+    sender.start();
+    // The idle dispatcher has looked once and found nothing; it sleeps until woken (15 s).
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // Claimed by nobody the sender knows, two minutes ago: as if its `sent` write had failed.
+    auto ids = enqueue(outbox, {"stranded"});
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((d.path() + "/outbox.db").c_str(), &db) == SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    CHECK(sqlite3_exec(db,
+                       "UPDATE jobs SET state = 'sending', attempts = 1, updated = updated - 120",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (outbox.get(ids[0])->state != "sent" && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    sender.stop();
+    auto job = outbox.get(ids[0]);
+    CHECK(job->state == "sent");
+    CHECK(job->attempts == 2);  // the claim that was lost, then the send after the lookup
+    CHECK(sent == std::vector<std::string>{"stranded"});
 }
