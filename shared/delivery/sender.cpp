@@ -452,7 +452,7 @@ void Sender::look_up() {
 // The notice thread: failure notices, mailed one after another through sendmail_command.
 void Sender::mail_notices() {
     for (;;) {
-        std::pair<std::int64_t, std::string> notice;
+        Notice notice;
         {
             std::unique_lock lock(mutex_);
             notice_cv_.wait(lock, [&] { return notices_stopping_ || !notices_.empty(); });
@@ -461,23 +461,35 @@ void Sender::mail_notices() {
             notices_.pop_front();
         }
         try {
-            if (auto job = outbox_.get(notice.first))
-                send_failure_notice(*config_.get(), *job, notice.second);
+            auto cfg = notice.cfg ? notice.cfg : config_.get();
+            if (notice.id == 0)
+                send_failure_notice(*cfg, notice.job, notice.reason);
+            else if (auto job = outbox_.get(notice.id))
+                send_failure_notice(*cfg, *job, notice.reason);
         } catch (const std::exception& e) {
-            log::error("failure notice for job {}: {}", notice.first, e.what());
+            log::error(log::Qid{notice.job.queue_id}, "failure notice: {}", e.what());
         }
     }
 }
 
 void Sender::notify_later(std::int64_t id, const std::string& reason) {
+    queue_notice({id, reason, {}, nullptr});
+}
+
+void Sender::mail_notice(std::shared_ptr<const Config> cfg, Job job, std::string reason) {
+    queue_notice({0, std::move(reason), std::move(job), std::move(cfg)});
+}
+
+void Sender::queue_notice(Notice notice) {
     {
         std::lock_guard lock(mutex_);
         if (notices_.size() >= kMaxNotices) {
-            log::warning("failure notice for job {} not mailed: {} notices are waiting", id,
-                         notices_.size());
+            log::warning(log::Qid{notice.job.queue_id},
+                         "failure notice {}not mailed: {} notices are waiting",
+                         notice.id ? fmt::format("for job {} ", notice.id) : "", notices_.size());
             return;
         }
-        notices_.emplace_back(id, reason);
+        notices_.push_back(std::move(notice));
     }
     notice_cv_.notify_one();
 }

@@ -72,6 +72,10 @@ class Sender {
         const std::function<void()>& progress);
     void release(const std::vector<std::int64_t>& ids, bool notify);
 
+    // Mails a failure notice for something that is not a job of the outbox (an SMS recipient
+    // refused at end of message), on the notice thread, with this configuration.
+    void mail_notice(std::shared_ptr<const Config> cfg, Job job, std::string reason);
+
   private:
     struct Dispatch;  // the dispatcher thread's own state
     void dispatch();
@@ -95,6 +99,8 @@ class Sender {
               int code = 0);
     void answered(const Job& job, FirstAnswer answer);
     void notify_later(std::int64_t id, const std::string& reason);  // the notice thread mails
+    struct Notice;
+    void queue_notice(Notice notice);
     void recover(const Job& job, const Config& cfg, const std::exception& e);
     void deferred_until(Clock::time_point next, bool check_first);
     void wake_locked();
@@ -115,7 +121,13 @@ class Sender {
     std::deque<Job> resends_;  // looked up and not found: for the dispatcher
     // The earliest deferral since the dispatcher last looked: [0] to send, [1] to look up.
     Clock::time_point deferred_[2] = {Clock::time_point::max(), Clock::time_point::max()};
-    std::deque<std::pair<std::int64_t, std::string>> notices_;  // job id, reason
+    struct Notice {
+        std::int64_t id = 0;  // a job of the outbox; 0: `job` says what it is about
+        std::string reason;
+        Job job;
+        std::shared_ptr<const Config> cfg;  // null: the current one
+    };
+    std::deque<Notice> notices_;
     std::thread dispatcher_, lookup_thread_, notice_thread_;
     std::map<std::int64_t, std::optional<FirstAnswer>> watched_;
     std::map<std::int64_t, std::string> owed_notices_;  // job id -> failure reason

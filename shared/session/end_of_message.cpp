@@ -5,6 +5,7 @@
 #include <string>
 
 #include "shared/base/log.h"
+#include "shared/delivery/notice.h"
 
 namespace smsm {
 
@@ -25,10 +26,9 @@ std::optional<Reply> refusal(Sender& sender, const std::vector<std::int64_t>& id
     return replies::twilio_refused(first.code, first.error);
 }
 
-}  // namespace
-
-EomOutcome end_message(Message& message, std::string_view qid, Outbox& outbox, Sender* sender,
-                       const std::function<void()>& progress) {
+// The jobs durable and, with eom_wait, their first answers awaited.
+EomOutcome end_and_wait(Message& message, std::string_view qid, Outbox& outbox, Sender* sender,
+                        const std::function<void()>& progress) {
     auto wait = message.config().eom_wait;
     if (!sender || wait.count() == 0) {
         EomOutcome out = message.end(qid, outbox);
@@ -55,8 +55,30 @@ EomOutcome end_message(Message& message, std::string_view qid, Outbox& outbox, S
     if (auto refused = refusal(*sender, out.job_ids, wait, progress)) {
         log::info(log::Qid{qid}, "reject: END-OF-MESSAGE: {}", refused->str());
         out.reply = *refused;
-        out.remove.clear();  // the message is refused as a whole
+        out.remove.clear();   // the message is refused as a whole
+        out.notices.clear();  // the reply says it all
     }
+    return out;
+}
+
+// The notices for refused recipients go to the sender's notice thread: sendmail may take
+// its time, the MTA's client must not. Without a sender (tests) they are mailed here.
+void hand_over_notices(EomOutcome& out, Sender* sender) {
+    for (auto& n : out.notices) {
+        if (sender)
+            sender->mail_notice(out.notice_config, std::move(n.job), std::move(n.reason));
+        else
+            send_failure_notice(*out.notice_config, n.job, n.reason);
+    }
+    out.notices.clear();
+}
+
+}  // namespace
+
+EomOutcome end_message(Message& message, std::string_view qid, Outbox& outbox, Sender* sender,
+                       const std::function<void()>& progress) {
+    EomOutcome out = end_and_wait(message, qid, outbox, sender, progress);
+    hand_over_notices(out, sender);
     return out;
 }
 

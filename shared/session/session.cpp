@@ -8,7 +8,6 @@
 
 #include "shared/base/log.h"
 #include "shared/base/strings.h"
-#include "shared/delivery/notice.h"
 #include "shared/policy/address.h"
 #include "shared/text/message_text.h"
 #include "shared/text/mime_limit.h"
@@ -163,10 +162,13 @@ std::string Message::sms_text() {
 
 // Refused recipients of a local submission that has other recipients: removed, logged, and
 // reported to the sender (or failure_notice's address) by a notice, since the MTA cannot
-// bounce one recipient of a message it keeps.
+// bounce one recipient of a message it keeps. The notices are mailed by the sender's notice
+// thread (end_of_message.cpp), never on the MTA's time.
 void Message::refuse_recipients(log::Qid q, const std::string& text, EomOutcome& out) {
-    Config notice_cfg = *cfg_;
-    if (notice_cfg.failure_notice.empty()) notice_cfg.failure_notice = "sender";
+    if (refused_.empty()) return;
+    auto notice_cfg = std::make_shared<Config>(*cfg_);
+    if (notice_cfg->failure_notice.empty()) notice_cfg->failure_notice = "sender";
+    out.notice_config = notice_cfg;
     for (const auto& r : refused_) {
         log::info(q, "reject: END-OF-MESSAGE: {}; from=<{}> to={} (recipient removed)",
                   r.reply.str(), printable(bare_sender()), log::address(bracketed(r.raw)));
@@ -177,7 +179,7 @@ void Message::refuse_recipients(log::Qid q, const std::string& text, EomOutcome&
         job.rcpt = r.raw;
         job.number = r.number.empty() ? bare_address(r.raw) : r.number;
         job.body = text;
-        send_failure_notice(notice_cfg, job, r.reply.str());
+        out.notices.push_back({std::move(job), r.reply.str()});
     }
 }
 

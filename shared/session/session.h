@@ -24,10 +24,18 @@ namespace smsm {
 std::string storm_key(const std::string& sender, const std::string& number,
                       const std::string& text);
 
+// A failure notice to mail: an SMS recipient refused at end of message.
+struct RefusalNotice {
+    Job job;  // not in the outbox: what the notice tells of
+    std::string reason;
+};
+
 struct EomOutcome {
     Reply reply;                        // Continue, Discard, Reject or Tempfail
     std::vector<std::string> remove;    // RCPT arguments to delete, exactly as received
     std::vector<std::int64_t> job_ids;  // SMS jobs committed to the outbox by this message
+    std::vector<RefusalNotice> notices;
+    std::shared_ptr<const Config> notice_config;  // failure_notice at least "sender"
 };
 
 class Message {

@@ -7,7 +7,10 @@
 #include <set>
 #include <thread>
 
+#include "shared/config/config_holder.h"
 #include "shared/delivery/group_commit.h"
+#include "shared/delivery/sender.h"
+#include "shared/session/end_of_message.h"
 #include "shared/session/session.h"
 #include "shared/text/message_text.h"
 #include "tests/unit/fixtures.h"
@@ -282,7 +285,7 @@ TEST_CASE("local submission: refusals at end of message") {
         CHECK(m.rcpt("<4155550124@sms.example.com>", "").action == Reply::Action::Continue);
         CHECK(m.has_sms());
         m.header("Subject", "DISK FULL");
-        EomOutcome out = m.end("L1", outbox);
+        EomOutcome out = end_message(m, "L1", outbox, nullptr, {});
         CHECK(out.reply.str() == denied);
         CHECK(out.remove.empty());
         CHECK(out.job_ids.empty());
@@ -296,7 +299,7 @@ TEST_CASE("local submission: refusals at end of message") {
         CHECK(m.rcpt("<4155550123@sms.example.com>", "").action == Reply::Action::Continue);
         m.header("Subject", "DISK FULL");
         m.body("db1 at 99%\r\n");
-        EomOutcome out = m.end("L2", outbox);
+        EomOutcome out = end_message(m, "L2", outbox, nullptr, {});
         CHECK(out.reply.action == Reply::Action::Continue);
         CHECK(out.remove == std::vector<std::string>{"<4155550123@sms.example.com>"});
         CHECK(out.job_ids.empty());
@@ -315,7 +318,7 @@ TEST_CASE("local submission: refusals at end of message") {
         CHECK(m.rcpt("<9005550199@sms.example.com>", "").action == Reply::Action::Continue);
         CHECK(m.rcpt("<12@sms.example.com>", "").action == Reply::Action::Continue);
         m.header("Subject", "DISK FULL");
-        EomOutcome out = m.end("L3", outbox);
+        EomOutcome out = end_message(m, "L3", outbox, nullptr, {});
         CHECK(out.reply.action == Reply::Action::Discard);
         CHECK(out.job_ids.size() == 1);
         CHECK(out.remove == std::vector<std::string>{"<9005550199@sms.example.com>",
@@ -334,7 +337,7 @@ TEST_CASE("local submission: refusals at end of message") {
         Message m = local(allow);
         m.rcpt("<12@sms.example.com>", "");
         m.header("Subject", "x");
-        EomOutcome out = m.end("L4", outbox);
+        EomOutcome out = end_message(m, "L4", outbox, nullptr, {});
         CHECK(out.reply.str() == "550 5.1.1 Recipient is not a valid phone number");
         CHECK(out.remove.empty());
     }
@@ -368,4 +371,34 @@ TEST_CASE("an alias fans out: one job per distinct number, the recipient removed
         if (job->number == "+14155550103") CHECK(job->rcpt == "<All@sms.example.com>");
     }
     CHECK(numbers == std::multiset<std::string>{"+14155550101", "+14155550102", "+14155550103"});
+}
+
+TEST_CASE("a refusal notice is mailed by the sender's notice thread, not on the MTA's time") {
+    test::TempDir d;
+    // A slow sendmail(1): the notice appears two seconds after it is handed over.
+    std::string fake = d.write("slow-sendmail",
+                               "#!/bin/sh\nsleep 2\ncat >" + d.path() + "/notice.tmp\nmv " +
+                                   d.path() + "/notice.tmp " + d.path() + "/notice\n",
+                               0700);
+    auto cfg = test::load_test_config(
+        d, "state_directory = " + d.path() + "\nsendmail_command = " + fake + "\n");
+    ConfigHolder holder(cfg);
+    Outbox outbox(d.path());
+    Sender sender(holder, outbox);
+    sender.start();
+    Message m(cfg, Envelope{IpAddress::parse("127.0.0.1"), "<root@relay.example.com>", "",
+                            /*local_submission=*/true});
+    CHECK(m.rcpt("<ops@example.org>", "").action == Reply::Action::Continue);
+    CHECK(m.rcpt("<4155550123@sms.example.com>", "").action == Reply::Action::Continue);
+    m.header("Subject", "DISK FULL");
+    EomOutcome out = end_message(m, "L9", outbox, &sender, [] {});
+    CHECK(out.remove == std::vector<std::string>{"<4155550123@sms.example.com>"});
+    CHECK_FALSE(std::ifstream(d.path() + "/notice"));  // end of message did not wait for it
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!std::ifstream(d.path() + "/notice") && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    sender.stop();
+    std::ifstream in(d.path() + "/notice");
+    std::string notice((std::istreambuf_iterator<char>(in)), {});
+    CHECK(notice.find("Subject: SMS not delivered to +14155550123") != std::string::npos);
 }
