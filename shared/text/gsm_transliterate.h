@@ -7,12 +7,10 @@
 
 namespace smsm {
 
-// Call once at program start, before any thread starts.
-void gsm_transliterate_init();
-
 // Returns the text with every non-GSM-7 character replaced by its ICU "Latin-ASCII"
 // transliteration, when that makes the whole text GSM-7; otherwise the text unchanged (a
-// message that stays UCS-2 keeps its original characters).
+// message that stays UCS-2 keeps its original characters). Thread-safe; the first call that
+// meets such a character builds ICU's transliterator (about 25 ms).
 std::string gsm_transliterate(std::string_view utf8);
 
 }  // namespace smsm

@@ -231,7 +231,6 @@ TextOptions text_options(const Config& cfg) {
 void message_text_init() {
     g_mime_init();
     html_text_init();
-    gsm_transliterate_init();
     // GObject classes, GMime's charset tables and GLib's time zone cache are set up on first
     // use; do that now, on one thread, rather than in the first concurrent callbacks.
     static constexpr std::string_view kWarmUp =
