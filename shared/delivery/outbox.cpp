@@ -130,6 +130,10 @@ Outbox::Outbox(const std::string& state_directory) {
         throw std::runtime_error(fmt::format("outbox: {}", sqlite3_errmsg(lazy)));
 }
 
+void Outbox::Closer::operator()(sqlite3* db) const {
+    sqlite3_close_v2(db);
+}
+
 void Outbox::exec(const char* sql) {
     char* err = nullptr;
     if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, &err) != SQLITE_OK) {

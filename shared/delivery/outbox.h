@@ -19,8 +19,6 @@
 // (sender, number, text) with the alerts held back after it (outbox_limits.cpp).
 #pragma once
 
-#include <sqlite3.h>
-
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -33,6 +31,8 @@
 #include <vector>
 
 #include "shared/delivery/group_commit.h"
+
+struct sqlite3;  // <sqlite3.h> stays with the outbox's own files
 
 namespace smsm {
 
@@ -191,7 +191,7 @@ class Outbox {
     void count_sms(const NewJob& j, std::int64_t now);
 
     struct Closer {
-        void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+        void operator()(sqlite3* db) const;
     };
     void exec(const char* sql);
     std::mutex mutex_;

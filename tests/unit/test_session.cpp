@@ -2,6 +2,8 @@
 // remove, DISCARD versus CONTINUE, and the no-text and store-failure replies.
 #include <doctest/doctest.h>
 
+#include <sqlite3.h>
+
 #include <fstream>
 #include <iterator>
 #include <set>
