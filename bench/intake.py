@@ -10,10 +10,12 @@ an ordinary recipient; the figure is mails/s over smtp-source's wall time, after
 has drained from the previous figure. Postfix keeps its default in_flow_delay (1s), so a
 milter that starves Postfix's inflow control shows up here.
 
-Also printed: the daemon's RSS idle (after start) and at its peak (VmHWM) after all figures.
+Also printed, for the unix-socket daemon: its RSS idle (after start), its peak (VmHWM) over
+all figures, its peak while --at-once SMTP sessions (100) each send one SMS mail of its own
+(own text, own number) at the same time, and its RSS idle again after all that.
 The drain to Twilio is measured by bench/burst.py.
 
-Usage: sudo bench/intake.py [--mails 1000] [--sessions 1,10,50]
+Usage: sudo bench/intake.py [--mails 1000] [--sessions 1,10,50] [--at-once 100]
 Environment: SMS_MILTER_BIN (default build/sms-milter), E2E_KEEP=1 keeps the work dir.
 Prints figures and asserts nothing; exit status 1 only when a run failed outright.
 """
@@ -35,7 +37,9 @@ from postfix_sandbox import Listener, PostfixSandbox  # noqa: E402
 
 import secrets  # noqa: E402
 import shutil  # noqa: E402
+import smtplib  # noqa: E402
 import tempfile  # noqa: E402
+import threading  # noqa: E402
 
 SENDER = "alerts@example.com"
 RCPTS = {"SMS": "+14155550123@sms.example.com", "ordinary": "ops@example.org"}
@@ -47,6 +51,37 @@ def rss_kib(pid, field):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def reset_peak(pid):
+    """Start VmHWM again from the current RSS (Linux: 5 > clear_refs)."""
+    with open("/proc/%d/clear_refs" % pid, "w") as f:
+        f.write("5")
+
+
+def sms_at_once(port, n, timeout):
+    """n SMTP sessions that each send one SMS mail (own number and text) at the same moment;
+    returns the errors."""
+    ready = threading.Barrier(n)
+    errors = []
+
+    def one(i):
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=timeout) as c:
+                c.mail(SENDER)
+                c.rcpt("+1415555%04d@sms.example.com" % (100 + i % 9900))
+                ready.wait(timeout)
+                c.data(("From: %s\r\nSubject: disk %d full\r\n\r\nAlert %d: /var on host%d "
+                        "is 97%% full.\r\n" % (SENDER, i, i, i)).encode())
+        except Exception as e:  # counted, not fatal
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return errors
 
 
 def run_source(port, sessions, mails, rcpt, timeout):
@@ -64,6 +99,8 @@ def main():
     p.add_argument("--mails", type=int, default=1000)
     p.add_argument("--sessions", default="1,10,50")
     p.add_argument("--timeout", type=float, default=300, help="bound on one figure")
+    p.add_argument("--at-once", type=int, default=100,
+                   help="SMTP sessions sending one SMS mail each at once, for the peak RSS")
     p.add_argument("--twilio-latency-ms", type=int, default=0,
                    help="added to each fake Twilio answer; e.g. 60000 keeps the sending (and "
                         "the fake's own CPU, which shares this machine) out of the figures")
@@ -119,7 +156,18 @@ def main():
                 rows.append((kind, setup, row))
                 print("  %-8s %-6s %s" % (kind, setup, "  ".join("%7.1f" % r for r in row)),
                       flush=True)
-        peak = rss_kib(milters["unix"].proc.pid, "VmHWM")
+        pid = milters["unix"].proc.pid
+        peak = rss_kib(pid, "VmHWM")
+        if a.at_once > 0:
+            postfix.wait_queue_empty(timeout=120)
+            reset_peak(pid)
+            errors = sms_at_once(postfix.listeners["unix"].port, a.at_once, a.timeout)
+            if errors:
+                failures.append(("SMS at once", len(errors), errors[:3]))
+            postfix.wait_queue_empty(timeout=120)
+            at_once_peak = rss_kib(pid, "VmHWM")
+        time.sleep(5)
+        idle_after = rss_kib(pid, "VmRSS")
 
         print()
         print("Intake, mails/s (%d mails of 300 bytes per figure, smtp-source -> sandbox "
@@ -138,7 +186,12 @@ def main():
                 cells.append("%.0f" % r if setup == "alone" else "%.0f (%.2f x)" % (r, r / base))
             print("| %s | %s | %s |" % (kind, label, " | ".join(cells)))
         print()
-        print("sms-milter RSS: idle %.1f MiB, peak (VmHWM) %.1f MiB" % (idle / 1024, peak / 1024))
+        print("sms-milter RSS: idle %.1f MiB after start, peak (VmHWM) %.1f MiB over the figures"
+              % (idle / 1024, peak / 1024), end="")
+        if a.at_once > 0:
+            print(", peak %.1f MiB with %d SMS mails at once" % (at_once_peak / 1024, a.at_once),
+                  end="")
+        print(", idle %.1f MiB after all" % (idle_after / 1024))
         if failures:
             print("smtp-source failures: %r" % failures)
     finally:
