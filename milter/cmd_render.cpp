@@ -33,10 +33,6 @@ struct RenderArgs {
     bool local = false;  // as if submitted on the MTA host (sendmail(1))
 };
 
-std::string bracketed(const std::string& a) {
-    return !a.empty() && a.front() == '<' ? a : "<" + a + ">";
-}
-
 // Feeds a message to Message the way libmilter does: one call per (unfolded) header, then
 // the body in chunks.
 void feed(std::istream& in, Message& m) {

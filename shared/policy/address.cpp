@@ -35,6 +35,14 @@ std::string bare_address(std::string_view raw) {
     return to_lower(strip(raw));
 }
 
+std::string envelope_address(std::string_view raw) {
+    return std::string(strip(raw));
+}
+
+std::string bracketed(std::string_view raw) {
+    return !raw.empty() && raw.front() == '<' ? std::string(raw) : "<" + std::string(raw) + ">";
+}
+
 std::string strip_address_comments(std::string_view raw) {
     std::string out;
     int depth = 0;

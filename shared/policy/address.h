@@ -24,4 +24,12 @@ std::string strip_address_comments(std::string_view raw);
 // The bare "user@domain" form of an envelope address, lowercased, for sender matching.
 std::string bare_address(std::string_view raw);
 
+// The envelope address without angle brackets (and source route), case kept: the sender as
+// logs, jobs and notices name it.
+std::string envelope_address(std::string_view raw);
+
+// The address in angle brackets, as SMTP writes it (Postfix's cleanup passes the recipients
+// of local mail without them; render's arguments may come without).
+std::string bracketed(std::string_view raw);
+
 }  // namespace smsm

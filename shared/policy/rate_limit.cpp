@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "shared/base/strings.h"
+#include "shared/policy/address.h"
 
 namespace smsm {
 
@@ -25,10 +25,7 @@ const char* limit_key_name(LimitKind k) {
 }
 
 std::string rate_sender_key(std::string_view sender) {
-    sender = trim(sender);
-    if (sender.size() >= 2 && sender.front() == '<' && sender.back() == '>')
-        sender = sender.substr(1, sender.size() - 2);
-    return to_lower(sender);
+    return bare_address(sender);
 }
 
 std::uint32_t RateLimiter::Window::used(const RateLimit& limit, std::int64_t now) {

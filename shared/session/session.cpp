@@ -35,12 +35,6 @@ std::int64_t unix_now() {
     return std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch())
         .count();
 }
-// An RCPT argument in angle brackets, for a log line (Postfix's cleanup passes the
-// recipients of local mail without them).
-std::string bracketed(std::string_view raw) {
-    return !raw.empty() && raw.front() == '<' ? std::string(raw) : "<" + std::string(raw) + ">";
-}
-
 // The number a gateway recipient names, for a failure notice; empty when it names none.
 std::string number_of(const Config& cfg, std::string_view raw) {
     auto addr = parse_address(raw);
@@ -124,9 +118,7 @@ Reply Message::rcpt(std::string_view raw, std::string_view qid, RcptDecision* de
 }
 
 std::string Message::bare_sender() const {
-    std::string_view s = trim(env_.sender);
-    if (s.size() >= 2 && s.front() == '<' && s.back() == '>') s = s.substr(1, s.size() - 2);
-    return std::string(s);
+    return envelope_address(env_.sender);
 }
 
 void Message::header(std::string_view name, std::string_view value) {
