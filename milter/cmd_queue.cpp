@@ -39,10 +39,10 @@ void show(const Job& j) {
         "{}\n"
         "number:       {}\nattempts:     {}\ncreated:      {}\nnext attempt: {}\nexpires:      {}\n"
         "check first:  {}\ntwilio sid:   {}\nlast error:   {}\ntext:\n    {}\n",
-        j.id, j.state, printable(j.queue_id), printable(j.sender), log::address(j.rcpt),
+        j.id, state_name(j.state), printable(j.queue_id), printable(j.sender), log::address(j.rcpt),
         log::number(j.number), j.attempts, when(j.created),
-        j.state == "queued" || j.state == "deferred" ? when(j.next_attempt) : "-", when(j.expires),
-        j.check_first ? "yes (Twilio is asked before any resend)" : "no",
+        j.state == JobState::Queued || j.state == JobState::Deferred ? when(j.next_attempt) : "-",
+        when(j.expires), j.check_first ? "yes (Twilio is asked before any resend)" : "no",
         j.sid.empty() ? "-" : j.sid, j.last_error.empty() ? "-" : printable(j.last_error, 1000),
         display_text(j.body, 2000, "    "));
 }
@@ -109,10 +109,13 @@ int cmd_queue(const Args& argv) {
             fmt::print("{:>8}  {:<8}  {:>3}  {:<20}  {:<14}  {:<12}  {}\n", "ID", "STATE", "TRY",
                        "NEXT ATTEMPT", "TO", "QUEUE-ID", "LAST ERROR");
             for (const auto& j : jobs)
-                fmt::print(
-                    "{:>8}  {:<8}  {:>3}  {:<20}  {:<14}  {:<12}  {}\n", j.id, j.state, j.attempts,
-                    j.state == "queued" || j.state == "deferred" ? when(j.next_attempt) : "-",
-                    log::number(j.number), printable(j.queue_id, 12), printable(j.last_error, 60));
+                fmt::print("{:>8}  {:<8}  {:>3}  {:<20}  {:<14}  {:<12}  {}\n", j.id,
+                           state_name(j.state), j.attempts,
+                           j.state == JobState::Queued || j.state == JobState::Deferred
+                               ? when(j.next_attempt)
+                               : "-",
+                           log::number(j.number), printable(j.queue_id, 12),
+                           printable(j.last_error, 60));
             if (jobs.size() == kListLimit) fmt::print("(the newest {} jobs)\n", kListLimit);
         } else if (action == "stats") {
             for (const auto& [state, n] : outbox.count_by_state())

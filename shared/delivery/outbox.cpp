@@ -70,6 +70,13 @@ constexpr const char* kJobColumns =
     "created, "
     "next_attempt, expires";
 
+JobState parse_state(const std::string& name) {
+    for (auto st : {JobState::Queued, JobState::Sending, JobState::Sent, JobState::Deferred,
+                    JobState::Failed})
+        if (name == state_name(st)) return st;
+    throw std::runtime_error(fmt::format("outbox: unknown job state \"{}\"", name));
+}
+
 Job read_job(const Stmt& s) {
     Job j;
     j.id = s.integer(0);
@@ -78,7 +85,7 @@ Job read_job(const Stmt& s) {
     j.rcpt = s.text(3);
     j.number = s.text(4);
     j.body = s.text(5);
-    j.state = s.text(6);
+    j.state = parse_state(s.text(6));
     j.attempts = static_cast<int>(s.integer(7));
     j.last_error = s.text(8);
     j.sid = s.text(9);
@@ -90,6 +97,22 @@ Job read_job(const Stmt& s) {
 }
 
 }  // namespace
+
+const char* state_name(JobState s) {
+    switch (s) {
+        case JobState::Queued:
+            return "queued";
+        case JobState::Sending:
+            return "sending";
+        case JobState::Sent:
+            return "sent";
+        case JobState::Deferred:
+            return "deferred";
+        case JobState::Failed:
+            return "failed";
+    }
+    return "?";
+}
 
 Outbox::Outbox(const std::string& state_directory) {
     OutboxFiles files(state_directory);  // the directory 0700 and the files 0600

@@ -51,6 +51,9 @@ struct NewJob {
     bool counted = true;          // counts against the rate limits (a rate_events row)
 };
 
+enum class JobState { Queued, Sending, Sent, Deferred, Failed };
+const char* state_name(JobState s);  // "queued", ... as the outbox stores it
+
 struct Job {
     std::int64_t id = 0;
     std::string queue_id;
@@ -58,7 +61,7 @@ struct Job {
     std::string rcpt;
     std::string number;
     std::string body;
-    std::string state;
+    JobState state = JobState::Queued;
     int attempts = 0;
     std::string last_error;
     std::string sid;

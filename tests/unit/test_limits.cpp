@@ -222,7 +222,7 @@ TEST_CASE("storm_window: the same alert again is held back, then summarised once
     CHECK(closed[0].number == kA);
     auto job = outbox.get(closed[0].job);
     REQUIRE(job);
-    CHECK(job->state == "queued");
+    CHECK(job->state == JobState::Queued);
     CHECK(job->sender == "alerts@example.com");
     CHECK(job->body ==
           "2 more alerts like this within 2s not sent (storm_window). Latest: disk 97% FULL");

@@ -94,9 +94,9 @@ TEST_CASE("claim_due takes up to N jobs to send and M to look up, in one go, in 
     CHECK(jobs[1].id == ids[0]);
     CHECK(jobs[2].id == ids[1]);
     for (const auto& j : jobs) {
-        CHECK(j.state == "sending");
+        CHECK(j.state == JobState::Sending);
         CHECK(j.attempts == 1);
-        CHECK(outbox.get(j.id)->state == "sending");
+        CHECK(outbox.get(j.id)->state == JobState::Sending);
     }
     CHECK(outbox.next_due(true));   // ids[3] waits for a lookup
     CHECK(outbox.next_due(false));  // ids[2]
@@ -128,7 +128,7 @@ TEST_CASE("the sender sends through its transport and looks up uncertain jobs fi
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     auto all_sent = [&] {
         for (auto id : ids)
-            if (outbox.get(id)->state != "sent") return false;
+            if (outbox.get(id)->state != JobState::Sent) return false;
         return true;
     };
     while (!all_sent() && std::chrono::steady_clock::now() < deadline)
@@ -189,7 +189,7 @@ TEST_CASE("eom_wait: a first answer that comes before the wait begins is not mis
     // commit). The sender answers within milliseconds; the wait gives up after 300 ms.
     auto late = enqueue(outbox, {"REFUSE late"});
     sender.wake();
-    while (outbox.get(late[0])->state != "failed")
+    while (outbox.get(late[0])->state != JobState::Failed)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     sender.watch(late);
     CHECK(sender
@@ -234,11 +234,12 @@ TEST_CASE("a job left sending by a failed state write is swept, looked up, then 
                        nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (outbox.get(ids[0])->state != "sent" && std::chrono::steady_clock::now() < deadline)
+    while (outbox.get(ids[0])->state != JobState::Sent &&
+           std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     sender.stop();
     auto job = outbox.get(ids[0]);
-    CHECK(job->state == "sent");
+    CHECK(job->state == JobState::Sent);
     CHECK(job->attempts == 2);  // the claim that was lost, then the send after the lookup
     CHECK(sent == std::vector<std::string>{"stranded"});
 }

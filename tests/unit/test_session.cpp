@@ -54,7 +54,7 @@ TEST_CASE("SMS-only message: jobs committed, recipients removed, message discard
     CHECK(job->sender == "alerts@example.com");
     CHECK(job->number == "+14155550123");
     CHECK(job->body == "DISK FULL\ndb1 at 99%");
-    CHECK(job->state == "sending");
+    CHECK(job->state == JobState::Sending);
     CHECK(job->attempts == 1);
 }
 
