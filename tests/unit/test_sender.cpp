@@ -243,3 +243,128 @@ TEST_CASE("a job left sending by a failed state write is swept, looked up, then 
     CHECK(job->attempts == 2);  // the claim that was lost, then the send after the lookup
     CHECK(sent == std::vector<std::string>{"stranded"});
 }
+
+namespace {
+// Answers each create by the first word of its body, as Twilio would: the state machine's
+// inputs, without a network.
+class ScriptedTransport final : public SmsTransport {
+  public:
+    void submit(std::int64_t tag, const std::string&, const std::string& body) override {
+        using K = SendResult::Kind;
+        SendResult r{K::Sent, 201, 0, "SM" + std::to_string(tag), 1, "", std::nullopt};
+        if (body.rfind("RETRY", 0) == 0)
+            r = {K::Retry, 429, 20429, "", 0, "Too Many Requests", std::chrono::seconds(120)};
+        else if (body.rfind("AMBIGUOUS", 0) == 0)
+            r = {K::Ambiguous, 503, 0, "", 0, "Service Unavailable", std::nullopt};
+        else if (body.rfind("AUTH", 0) == 0)
+            r = {K::AuthError, 401, 20003, "", 0, "Authenticate", std::nullopt};
+        else if (body.rfind("PERMANENT", 0) == 0)
+            r = {K::Permanent, 400, 21610, "", 0, "unsubscribed recipient", std::nullopt};
+        std::lock_guard lock(mutex_);
+        done_.push_back({tag, r});
+        cv_.notify_all();
+    }
+    std::size_t in_flight() const override {
+        std::lock_guard lock(mutex_);
+        return done_.size();
+    }
+    std::vector<SmsDone> run(std::chrono::steady_clock::time_point until) override {
+        std::unique_lock lock(mutex_);
+        cv_.wait_until(lock, until, [&] { return woken_ || !done_.empty(); });
+        woken_ = false;
+        return std::exchange(done_, {});
+    }
+    void wake() override {
+        std::lock_guard lock(mutex_);
+        woken_ = true;
+        cv_.notify_all();
+    }
+
+  private:
+    mutable std::mutex mutex_;
+    std::condition_variable cv_;
+    std::vector<SmsDone> done_;
+    bool woken_ = false;
+};
+}  // namespace
+
+TEST_CASE("the sender's state machine: each Twilio answer and what the outbox records") {
+    test::TempDir d;
+    ConfigHolder holder(
+        test::load_test_config(d, "state_directory = " + d.path() +
+                                      "\nminimal_backoff_time = 10s\nmaximal_backoff_time = 5m\n"));
+    Outbox outbox(d.path());
+    TwilioFactory scripted{[](const Config&) -> std::unique_ptr<SmsTransport> {
+                               return std::make_unique<ScriptedTransport>();
+                           },
+                           [](const Config&) -> std::unique_ptr<MessageLookup> {
+                               return std::make_unique<FakeLookup>();
+                           }};
+    auto soon = Clock::now() + std::chrono::hours(1);
+    std::vector<NewJob> jobs;
+    for (const char* body : {"OK", "RETRY", "AMBIGUOUS", "AUTH", "PERMANENT"})
+        jobs.push_back({"Q", "a@example.com", "<x@sms>", "+14155550123", body, "", soon});
+    // A 503 whose next look would come after the end of its queue lifetime fails instead.
+    jobs.push_back({"Q", "a@example.com", "<x@sms>", "+14155550123", "AMBIGUOUS late", "",
+                    Clock::now() + std::chrono::seconds(3)});
+    auto ids = outbox.enqueue(jobs, std::chrono::seconds(0)).ids;
+    auto t0 =
+        std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
+
+    Sender sender(holder, outbox, scripted);
+    sender.start();
+    sender.wake();
+    auto settled = [&] {
+        for (auto id : ids)
+            if (outbox.get(id)->state == JobState::Queued ||
+                outbox.get(id)->state == JobState::Sending)
+                return false;
+        return true;
+    };
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!settled() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    sender.stop();
+
+    struct Want {
+        JobState state;
+        bool check_first;
+        std::int64_t min_delay, max_delay;  // next attempt after the first, in seconds
+        const char* error;                  // start of last_error
+    };
+    const Want want[] = {
+        {JobState::Sent, false, 0, 0, ""},
+        // 429 with Retry-After 120 s: longer than the backoff (10 s), so it wins; +20 % jitter
+        {JobState::Deferred, false, 120, 146, "Too Many Requests"},
+        // 5xx: Twilio may have it; looked up first, after minimal_backoff_time
+        {JobState::Deferred, true, 10, 14, "outcome unknown: Service Unavailable"},
+        // 401: the job stays; retried with backoff
+        {JobState::Deferred, false, 10, 14, "Authenticate"},
+        {JobState::Failed, false, 0, 0, "unsubscribed recipient"},
+        {JobState::Failed, false, 0, 0, "queue lifetime exceeded: outcome unknown"},
+    };
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        auto job = outbox.get(ids[i]);
+        REQUIRE(job);
+        CAPTURE(job->body);
+        CHECK(job->state == want[i].state);
+        CHECK(job->check_first == want[i].check_first);
+        CHECK(job->last_error.rfind(want[i].error, 0) == 0);
+        CHECK(job->attempts == 1);
+        if (want[i].state == JobState::Deferred) {
+            CHECK(job->next_attempt - t0 >= want[i].min_delay);
+            CHECK(job->next_attempt - t0 <= want[i].max_delay);
+        }
+    }
+    CHECK(outbox.get(ids[0])->sid == "SM" + std::to_string(ids[0]));
+}
+
+TEST_CASE("backoff doubles from minimal_backoff_time up to maximal_backoff_time") {
+    test::TempDir d;
+    auto cfg = test::load_test_config(d, "minimal_backoff_time = 10s\nmaximal_backoff_time = 1m\n");
+    const std::pair<int, int> table[] = {{1, 10}, {2, 20}, {3, 40}, {4, 60}, {9, 60}};
+    for (auto [attempts, seconds] : table)
+        CHECK(backoff_delay(*cfg, attempts, std::nullopt).count() == seconds);
+    CHECK(backoff_delay(*cfg, 1, std::chrono::seconds(90)).count() == 90);  // Retry-After wins
+    CHECK(backoff_delay(*cfg, 4, std::chrono::seconds(5)).count() == 60);   // but not shorter
+}
