@@ -358,13 +358,3 @@ TEST_CASE("the sender's state machine: each Twilio answer and what the outbox re
     }
     CHECK(outbox.get(ids[0])->sid == "SM" + std::to_string(ids[0]));
 }
-
-TEST_CASE("backoff doubles from minimal_backoff_time up to maximal_backoff_time") {
-    test::TempDir d;
-    auto cfg = test::load_test_config(d, "minimal_backoff_time = 10s\nmaximal_backoff_time = 1m\n");
-    const std::pair<int, int> table[] = {{1, 10}, {2, 20}, {3, 40}, {4, 60}, {9, 60}};
-    for (auto [attempts, seconds] : table)
-        CHECK(backoff_delay(*cfg, attempts, std::nullopt).count() == seconds);
-    CHECK(backoff_delay(*cfg, 1, std::chrono::seconds(90)).count() == 90);  // Retry-After wins
-    CHECK(backoff_delay(*cfg, 4, std::chrono::seconds(5)).count() == 60);   // but not shorter
-}
