@@ -27,8 +27,13 @@ namespace {
 
 using Setter = void (*)(Config&, std::string_view);
 
+// When a changed value takes effect.
+enum class Applies { OnReload, OnRestart };
+
 struct KeyDef {
     std::string_view name;
+    std::string_view type;  // what the value is, for `help config` and the man page
+    Applies applies;
     std::string_view default_value;
     std::string_view help;
     Setter set;
@@ -107,7 +112,7 @@ std::string region_code(std::string_view v) {
 }
 
 const KeyDef kKeys[] = {
-    {"milter_socket", "unix:/run/sms-milter/sms-milter.sock",
+    {"milter_socket", "socket", Applies::OnRestart, "unix:/run/sms-milter/sms-milter.sock",
      "where the milter listens: unix:/path (mode 0660: the MTA's user must be in the "
      "daemon's group), or inet:PORT@HOST and inet6:PORT@HOST (unauthenticated: any local "
      "user could bypass the policy; a warning is logged)",
@@ -116,7 +121,7 @@ const KeyDef kKeys[] = {
                  "expected inet:PORT@HOST, inet6:PORT@HOST or unix:/PATH");
          c.milter_socket = v;
      }},
-    {"gateway_domains", "",
+    {"gateway_domains", "list of domains", Applies::OnReload, "",
      "recipient domains handled as SMS (required); DOMAIN:REGION reads national numbers "
      "of that domain in REGION instead of default_region",
      [](Config& c, std::string_view v) {
@@ -130,18 +135,21 @@ const KeyDef kKeys[] = {
              c.gateway_domains.push_back({to_lower(name), region});
          }
      }},
-    {"carrier_domains", "no",
+    {"carrier_domains", "yes/no", Applies::OnReload, "no",
      "yes: also handle mail to the well-known carrier email-to-SMS domains (vtext.com, "
      "txt.att.net, ...; `sms-milter help carrier-domains` lists them) as SMS",
      [](Config& c, std::string_view v) { c.carrier_domains = parse_bool(v); }},
-    {"default_region", "US", "ISO 3166 region for numbers not written in +E.164 form",
+    {"default_region", "region", Applies::OnReload, "US",
+     "ISO 3166 region for numbers not written in +E.164 form",
      [](Config& c, std::string_view v) { c.default_region = region_code(v); }},
-    {"allowed_countries", "", "ISO regions that may be texted; empty: the default_region only",
+    {"allowed_countries", "list of regions", Applies::OnReload, "",
+     "ISO regions that may be texted; empty: the default_region only",
      [](Config& c, std::string_view v) {
          c.allowed_countries.clear();
          for (auto& r : split_list(v)) c.allowed_countries.push_back(region_code(r));
      }},
-    {"allowed_number_types", "fixed_line, mobile, fixed_line_or_mobile",
+    {"allowed_number_types", "list of number types", Applies::OnReload,
+     "fixed_line, mobile, fixed_line_or_mobile",
      "libphonenumber number types that may be texted: fixed_line, mobile, "
      "fixed_line_or_mobile (ordinary US and Canadian numbers), voip, toll_free, "
      "premium_rate, shared_cost, personal_number, pager, uan, voicemail",
@@ -155,11 +163,12 @@ const KeyDef kKeys[] = {
          }
          if (c.allowed_number_types.empty()) bad("expected at least one number type");
      }},
-    {"aliases", "",
+    {"aliases", "path", Applies::OnReload, "",
      "file of \"name: +E164, +E164, other-alias\" lines: name@gateway-domain texts every "
      "number (read at start and on SIGUSR1); empty: no aliases",
      [](Config& c, std::string_view v) { c.aliases_file = v.empty() ? "" : absolute_path(v); }},
-    {"allowed_clients", "127.0.0.0/8, ::1", "CIDRs of SMTP clients allowed to send SMS",
+    {"allowed_clients", "list of CIDRs", Applies::OnReload, "127.0.0.0/8, ::1",
+     "CIDRs of SMTP clients allowed to send SMS",
      [](Config& c, std::string_view v) {
          c.allowed_clients.clear();
          for (auto& item : split_list(v)) {
@@ -168,7 +177,7 @@ const KeyDef kKeys[] = {
              c.allowed_clients.push_back(*cidr);
          }
      }},
-    {"allowed_senders", "",
+    {"allowed_senders", "list of addresses", Applies::OnReload, "",
      "envelope senders allowed to send SMS (user@domain, or @domain for a whole "
      "domain); empty: any",
      [](Config& c, std::string_view v) {
@@ -179,55 +188,61 @@ const KeyDef kKeys[] = {
              c.allowed_senders.push_back(to_lower(s));
          }
      }},
-    {"sender_rules", "",
+    {"sender_rules", "path", Applies::OnReload, "",
      "file of \"sender-pattern  destination-pattern, ...\" lines: which numbers (+1415*) and "
      "aliases each envelope sender may text; the first matching line decides; empty: no rules",
      [](Config& c, std::string_view v) {
          c.sender_rules_file = v.empty() ? "" : absolute_path(v);
      }},
-    {"require_sasl_auth", "no", "yes: the SMTP session must be SASL-authenticated",
+    {"require_sasl_auth", "yes/no", Applies::OnReload, "no",
+     "yes: the SMTP session must be SASL-authenticated",
      [](Config& c, std::string_view v) { c.require_sasl_auth = parse_bool(v); }},
-    {"local_submission", "no",
+    {"local_submission", "yes/no", Applies::OnReload, "no",
      "yes: mail submitted on the MTA host itself (sendmail(1), Postfix pickup: no SMTP "
      "client) may text; no: its SMS recipients are refused at end of message",
      [](Config& c, std::string_view v) { c.local_submission = parse_bool(v); }},
-    {"sender_rate_limit", "500/1h",
+    {"sender_rate_limit", "N/PERIOD", Applies::OnReload, "500/1h",
      "SMS allowed per envelope sender, as N/PERIOD (counted per number texted, kept in the "
      "state directory across restarts); past it RCPT gets 450 4.7.1; none: no limit",
      [](Config& c, std::string_view v) { c.sender_rate_limit = parse_rate_limit(v); }},
-    {"destination_rate_limit", "60/1h",
+    {"destination_rate_limit", "N/PERIOD", Applies::OnReload, "60/1h",
      "SMS allowed per destination number, as N/PERIOD; past it RCPT gets 450 4.7.1; none: "
      "no limit",
      [](Config& c, std::string_view v) { c.destination_rate_limit = parse_rate_limit(v); }},
-    {"global_rate_limit", "2000/1h",
+    {"global_rate_limit", "N/PERIOD", Applies::OnReload, "2000/1h",
      "SMS allowed in total, as N/PERIOD; past it RCPT gets 450 4.7.1; none: no limit",
      [](Config& c, std::string_view v) { c.global_rate_limit = parse_rate_limit(v); }},
-    {"storm_window", "5m",
+    {"storm_window", "time", Applies::OnReload, "5m",
      "the same sender, number and text (numbers standing alone, such as counters, values, "
      "times and dates, ignored) again within this time of the first SMS is accepted but not "
      "sent; when the window closes one summary SMS says how many were held back; 0: off",
      [](Config& c, std::string_view v) { c.storm_window = parse_duration(v, 0, 86400); }},
-    {"twilio_account_sid", "", "Twilio account SID, AC followed by 32 hex digits (required)",
+    {"twilio_account_sid", "SID", Applies::OnReload, "",
+     "Twilio account SID, AC followed by 32 hex digits (required)",
      [](Config& c, std::string_view v) {
          if (!v.empty())
              require(is_prefixed_hex(v, "AC", 32), "expected AC followed by 32 hex digits");
          c.twilio_account_sid = v;
      }},
-    {"twilio_auth_token_file", "", "file holding the account's auth token (mode 0600)",
+    {"twilio_auth_token_file", "path", Applies::OnReload, "",
+     "file holding the account's auth token (mode 0600)",
      [](Config& c, std::string_view v) {
          c.twilio_auth_token_file = v.empty() ? "" : absolute_path(v);
      }},
-    {"twilio_api_key_sid", "", "API key SID (SK...), used with twilio_api_key_secret_file",
+    {"twilio_api_key_sid", "SID", Applies::OnReload, "",
+     "API key SID (SK...), used with twilio_api_key_secret_file",
      [](Config& c, std::string_view v) {
          if (!v.empty())
              require(is_prefixed_hex(v, "SK", 32), "expected SK followed by 32 hex digits");
          c.twilio_api_key_sid = v;
      }},
-    {"twilio_api_key_secret_file", "", "file holding the API key secret (mode 0600)",
+    {"twilio_api_key_secret_file", "path", Applies::OnReload, "",
+     "file holding the API key secret (mode 0600)",
      [](Config& c, std::string_view v) {
          c.twilio_api_key_secret_file = v.empty() ? "" : absolute_path(v);
      }},
-    {"twilio_from", "", "sender: +E.164 number, short code or alphanumeric sender ID",
+    {"twilio_from", "sender", Applies::OnReload, "",
+     "sender: +E.164 number, short code or alphanumeric sender ID",
      [](Config& c, std::string_view v) {
          if (v.size() > 16) bad("too long");
          if (!v.empty())
@@ -235,13 +250,14 @@ const KeyDef kKeys[] = {
                      "expected +E.164, a short code or an alphanumeric sender ID");
          c.twilio_from = v;
      }},
-    {"twilio_messaging_service_sid", "", "Messaging Service SID (MG...), instead of twilio_from",
+    {"twilio_messaging_service_sid", "SID", Applies::OnReload, "",
+     "Messaging Service SID (MG...), instead of twilio_from",
      [](Config& c, std::string_view v) {
          if (!v.empty())
              require(is_prefixed_hex(v, "MG", 32), "expected MG followed by 32 hex digits");
          c.twilio_messaging_service_sid = v;
      }},
-    {"twilio_api_url", "https://api.twilio.com",
+    {"twilio_api_url", "URL", Applies::OnReload, "https://api.twilio.com",
      "API base URL, https://HOST[:PORT][/PATH] (regional edges, proxies, tests); https only, "
      "no user@",
      [](Config& c, std::string_view v) {
@@ -251,66 +267,72 @@ const KeyDef kKeys[] = {
              bad("expected https://HOST[:PORT][/PATH]: " + problem);
          c.twilio_api_url = v.back() == '/' ? v.substr(0, v.size() - 1) : v;
      }},
-    {"twilio_ca_file", "", "extra CA bundle to trust besides the system store",
+    {"twilio_ca_file", "path", Applies::OnReload, "",
+     "extra CA bundle to trust besides the system store",
      [](Config& c, std::string_view v) { c.twilio_ca_file = v.empty() ? "" : absolute_path(v); }},
-    {"twilio_timeout", "30s", "limit for one Twilio request, connection included",
+    {"twilio_timeout", "time", Applies::OnReload, "30s",
+     "limit for one Twilio request, connection included",
      [](Config& c, std::string_view v) { c.twilio_timeout = parse_duration(v, 1, 300); }},
-    {"state_directory", "/var/lib/sms-milter", "outbox and dedup store",
+    {"state_directory", "path", Applies::OnRestart, "/var/lib/sms-milter", "outbox and dedup store",
      [](Config& c, std::string_view v) { c.state_directory = absolute_path(v); }},
-    {"body_size_limit", "1048576",
+    {"body_size_limit", "bytes", Applies::OnReload, "1048576",
      "bytes of the message (headers and body) kept for the SMS text; past it only the "
      "start of each later MIME part is kept",
      [](Config& c, std::string_view v) { c.body_size_limit = parse_size(v, 1024, 64u << 20); }},
-    {"max_segments", "4",
+    {"max_segments", "number", Applies::OnReload, "4",
      "longest SMS in segments; longer text is cut on a word with a visible \"...\"",
      [](Config& c, std::string_view v) {
          c.max_segments = static_cast<int>(parse_size(v, 1, 10));
      }},
-    {"gsm_transliterate", "yes",
+    {"gsm_transliterate", "yes/no", Applies::OnReload, "yes",
      "yes: map look-alikes (curly quotes, dashes, ellipsis, odd spaces) to GSM-7 when "
      "that avoids UCS-2",
      [](Config& c, std::string_view v) { c.gsm_transliterate = parse_bool(v); }},
-    {"sms_template", "",
+    {"sms_template", "text", Applies::OnReload, "",
      "layout of the SMS text with {subject} {body} {from} {from_name} {sender}, \\n "
      "for a newline; empty: subject, newline, body",
      [](Config& c, std::string_view v) {
          if (auto err = check_template(v); !err.empty()) bad(err);
          c.sms_template = v;
      }},
-    {"body_cut_marker", "", "text that ends the SMS body where it appears (e.g. ##); empty: none",
+    {"body_cut_marker", "text", Applies::OnReload, "",
+     "text that ends the SMS body where it appears (e.g. ##); empty: none",
      [](Config& c, std::string_view v) { c.body_cut_marker = v; }},
-    {"minimal_backoff_time", "10s", "first retry delay after a temporary Twilio failure",
+    {"minimal_backoff_time", "time", Applies::OnReload, "10s",
+     "first retry delay after a temporary Twilio failure",
      [](Config& c, std::string_view v) { c.minimal_backoff_time = parse_duration(v, 1, 86400); }},
-    {"maximal_backoff_time", "5m", "longest retry delay; the delay doubles up to it",
+    {"maximal_backoff_time", "time", Applies::OnReload, "5m",
+     "longest retry delay; the delay doubles up to it",
      [](Config& c, std::string_view v) { c.maximal_backoff_time = parse_duration(v, 1, 86400); }},
-    {"max_queue_lifetime", "5d", "how long a job may wait for Twilio before it fails for good",
+    {"max_queue_lifetime", "time", Applies::OnReload, "5d",
+     "how long a job may wait for Twilio before it fails for good",
      [](Config& c, std::string_view v) {
          c.max_queue_lifetime = parse_duration(v, 60, 30 * 86400);
      }},
-    {"duplicate_window", "1h",
+    {"duplicate_window", "time", Applies::OnReload, "1h",
      "how long an SMS is remembered by envelope sender, number, text, Message-ID and Date, "
      "so that a resubmitted message texts nobody twice; 0: off",
      [](Config& c, std::string_view v) { c.duplicate_window = parse_duration(v, 0, 7 * 86400); }},
-    {"outbox_retention", "7d",
+    {"outbox_retention", "time", Applies::OnReload, "7d",
      "how long sent and failed jobs stay in the outbox for `sms-milter queue`",
      [](Config& c, std::string_view v) {
          c.outbox_retention = parse_duration(v, 3600, 365 * 86400);
      }},
-    {"eom_wait", "0",
+    {"eom_wait", "time", Applies::OnReload, "0",
      "seconds end of message may wait for Twilio's first answer (0: reply once the SMS "
      "is queued); a permanent refusal of every SMS then becomes the SMTP reply",
      [](Config& c, std::string_view v) { c.eom_wait = parse_duration(v, 0, 240); }},
-    {"send_concurrency", "16",
+    {"send_concurrency", "number", Applies::OnReload, "16",
      "Twilio requests in flight at once, over kept-alive connections; about this many SMS per "
      "Twilio answer time go out (16 at 100 ms: up to 160 SMS/s)",
      [](Config& c, std::string_view v) {
          c.send_concurrency = static_cast<int>(parse_size(v, 1, 64));
      }},
-    {"twilio_send_rate", "0",
+    {"twilio_send_rate", "number", Applies::OnReload, "0",
      "most message create requests sent to Twilio per second, across all requests in flight "
      "(a long code takes about 1, toll-free 3, a short code 100); 0: no pacing",
      [](Config& c, std::string_view v) { c.twilio_send_rate = parse_rate(v, 10000); }},
-    {"lookup_failure_action", "defer",
+    {"lookup_failure_action", "choice", Applies::OnReload, "defer",
      "when a job's outcome is uncertain and Twilio's message list cannot be read: "
      "defer (look again later), resend (risk a duplicate) or fail",
      [](Config& c, std::string_view v) {
@@ -323,7 +345,7 @@ const KeyDef kKeys[] = {
          else
              bad("expected defer, resend or fail");
      }},
-    {"failure_notice", "none",
+    {"failure_notice", "none, sender or address", Applies::OnReload, "none",
      "who is mailed when an SMS fails for good: none, sender (the envelope sender) or an address",
      [](Config& c, std::string_view v) {
          if (v == "none")
@@ -334,14 +356,14 @@ const KeyDef kKeys[] = {
          else
              bad("expected none, sender or an address");
      }},
-    {"sendmail_command", "/usr/sbin/sendmail",
+    {"sendmail_command", "command", Applies::OnReload, "/usr/sbin/sendmail",
      "command (with arguments) that failure notices are piped to",
      [](Config& c, std::string_view v) {
          c.sendmail_command = split_list(v);
          if (c.sendmail_command.empty() || c.sendmail_command[0].front() != '/')
              bad("expected an absolute path");
      }},
-    {"run_as_user", "",
+    {"run_as_user", "user", Applies::OnRestart, "",
      "user to become after binding the socket, when started as root (empty: stay as started; "
      "systemd's User= is the usual way)",
      [](Config& c, std::string_view v) {
@@ -349,7 +371,7 @@ const KeyDef kKeys[] = {
              bad(fmt::format("no user \"{}\"", printable(v)));
          c.run_as_user = v;
      }},
-    {"log_to", "syslog", "syslog (facility mail) or stderr",
+    {"log_to", "choice", Applies::OnReload, "syslog", "syslog (facility mail) or stderr",
      [](Config& c, std::string_view v) {
          if (v == "syslog")
              c.log_to = LogTo::Syslog;
@@ -358,7 +380,7 @@ const KeyDef kKeys[] = {
          else
              bad("expected syslog or stderr");
      }},
-    {"log_full_numbers", "no", "yes: log phone numbers unmasked",
+    {"log_full_numbers", "yes/no", Applies::OnReload, "no", "yes: log phone numbers unmasked",
      [](Config& c, std::string_view v) { c.log_full_numbers = parse_bool(v); }},
 };
 
@@ -493,7 +515,8 @@ std::string RateLimit::str() const {
 std::string describe_config_keys() {
     std::string out;
     for (const auto& k : kKeys)
-        out += fmt::format("{} = {}\n    {}\n", k.name, k.default_value, k.help);
+        out += fmt::format("{} = {}\n    ({}{}) {}\n", k.name, k.default_value, k.type,
+                           k.applies == Applies::OnRestart ? "; needs a restart" : "", k.help);
     return out;
 }
 

@@ -66,16 +66,37 @@ for k in "${example_keys[@]}"; do
 done
 
 # Each key's default in the man page is the table's: "Default:" then the value (on the line
-# after, as .B/.BR), or the words "none" or "empty" for a key whose default is empty.
+# after, as .B/.BR), or the words "none" or "empty" for a key whose default is empty; and a
+# key the table says needs a restart says "Needs a restart to change.", no other key does.
 defaults_py=$(cat <<'PYTHON'
 import re, sys
 man = open(sys.argv[1]).read().split("\n")
-table = {}
+table, restart, key = {}, set(), None
 for line in open(sys.argv[2]).read().split("\n"):
     m = re.match(r"^([a-z0-9_]+) = ?(.*)$", line)
     if m:
-        table[m.group(1)] = m.group(2).strip()
+        key = m.group(1)
+        table[key] = m.group(2).strip()
+    elif key and re.match(r"^    \([^)]*; needs a restart\)", line):
+        restart.add(key)
 bad = 0
+# "Needs a restart to change." in an entry exactly for the keys the table says so of.
+entries, current = {}, None
+for i, line in enumerate(man):
+    if line == ".TP" and i + 1 < len(man) and man[i + 1].startswith(".B "):
+        current = man[i + 1][3:].strip()
+        entries[current] = ""
+    elif line.startswith(".SH "):
+        current = None
+    elif current:
+        entries[current] += line + "\n"
+for key, text in entries.items():
+    if key in table and ("Needs a restart to change." in text) != (key in restart):
+        print("  %s: the table says %s, the man page %s" % (
+            key, "it needs a restart" if key in restart else "a reload applies it",
+            "says it needs a restart" if key not in restart else "does not say so "
+            "(\"Needs a restart to change.\")"))
+        bad += 1
 for i, line in enumerate(man):
     if line != ".TP" or i + 2 >= len(man) or not man[i + 1].startswith(".B "):
         continue
