@@ -1,6 +1,8 @@
 // SMS encoding and segment arithmetic (GSM 03.38 tables, 3GPP TS 23.040 concatenation).
 #include "shared/text/segments.h"
 
+#include <unicode/utf8.h>
+
 #include <algorithm>
 
 namespace smsm {
@@ -112,24 +114,17 @@ std::string fit_segments(std::string_view utf8, int max_segments) {
     return u32_to_utf8(kept + marker);
 }
 
+// ICU's UTF-8 macros: an ill-formed sequence (overlong, surrogate, out of range, cut short)
+// becomes one U+FFFD per maximal ill-formed subpart, as Unicode recommends.
 std::u32string utf8_to_u32(std::string_view s) {
     std::u32string out;
     out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size();) {
-        auto b = static_cast<unsigned char>(s[i]);
-        int len = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
-        char32_t cp = len == 1 ? b : len == 2 ? (b & 0x1f) : len == 3 ? (b & 0x0f) : (b & 0x07);
-        bool ok = len > 0 && i + static_cast<std::size_t>(len) <= s.size();
-        for (int k = 1; ok && k < len; ++k) {
-            auto cb = static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]);
-            ok = (cb & 0xc0) == 0x80;
-            cp = (cp << 6) | (cb & 0x3f);
-        }
-        // Reject overlong forms, surrogates and out-of-range values.
-        static constexpr char32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-        ok = ok && cp >= kMin[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-        out.push_back(ok ? cp : U'\uFFFD');
-        i += ok ? static_cast<std::size_t>(len) : 1;
+    const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
+    const auto length = static_cast<std::int32_t>(std::min<std::size_t>(s.size(), INT32_MAX));
+    for (std::int32_t i = 0; i < length;) {
+        UChar32 c = 0;
+        U8_NEXT(p, i, length, c);
+        out.push_back(c < 0 ? U'\uFFFD' : static_cast<char32_t>(c));
     }
     return out;
 }
@@ -138,21 +133,11 @@ std::string u32_to_utf8(std::u32string_view s) {
     std::string out;
     out.reserve(s.size());
     for (char32_t c : s) {
-        if (c < 0x80) {
-            out.push_back(static_cast<char>(c));
-        } else if (c < 0x800) {
-            out.push_back(static_cast<char>(0xc0 | (c >> 6)));
-            out.push_back(static_cast<char>(0x80 | (c & 0x3f)));
-        } else if (c < 0x10000) {
-            out.push_back(static_cast<char>(0xe0 | (c >> 12)));
-            out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3f)));
-            out.push_back(static_cast<char>(0x80 | (c & 0x3f)));
-        } else {
-            out.push_back(static_cast<char>(0xf0 | (c >> 18)));
-            out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3f)));
-            out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3f)));
-            out.push_back(static_cast<char>(0x80 | (c & 0x3f)));
-        }
+        if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) c = U'\uFFFD';
+        std::uint8_t buf[U8_MAX_LENGTH];
+        std::int32_t n = 0;
+        U8_APPEND_UNSAFE(buf, n, static_cast<UChar32>(c));
+        out.append(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(n));
     }
     return out;
 }

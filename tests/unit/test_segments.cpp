@@ -86,5 +86,8 @@ TEST_CASE("UTF-8 round trip and invalid input") {
     CHECK(u32_to_utf8(utf8_to_u32(s)) == s);
     CHECK(utf8_to_u32("\xc0\xaf") == U"\uFFFD\uFFFD");        // overlong
     CHECK(utf8_to_u32("\xed\xa0\x80").front() == U'\uFFFD');  // surrogate
-    CHECK(utf8_to_u32("\xe2\x82") == U"\uFFFD\uFFFD");        // truncated
+    // Truncated: one U+FFFD for the maximal ill-formed subpart, as Unicode recommends.
+    CHECK(utf8_to_u32("\xe2\x82") == U"\uFFFD");
+    CHECK(utf8_to_u32("\xe2\x82x") == U"\uFFFDx");
+    CHECK(u32_to_utf8(U"a\U00110000") == "a\xef\xbf\xbd");  // out of range
 }
