@@ -89,5 +89,5 @@ TEST_CASE("UTF-8 round trip and invalid input") {
     // Truncated: one U+FFFD for the maximal ill-formed subpart, as Unicode recommends.
     CHECK(utf8_to_u32("\xe2\x82") == U"\uFFFD");
     CHECK(utf8_to_u32("\xe2\x82x") == U"\uFFFDx");
-    CHECK(u32_to_utf8(U"a\U00110000") == "a\xef\xbf\xbd");  // out of range
+    CHECK(u32_to_utf8(std::u32string{U'a', char32_t{0x110000}}) == "a\xef\xbf\xbd");  // too big
 }
