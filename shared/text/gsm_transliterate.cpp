@@ -14,22 +14,31 @@ namespace smsm {
 
 namespace {
 
-std::mutex g_mutex;  // an ICU Transliterator is not documented as thread-safe
-std::unique_ptr<icu::Transliterator> g_latin_ascii;
+std::mutex g_mutex;  // guards the prototype: built once, cloned once per thread
+std::unique_ptr<icu::Transliterator> g_prototype;
 bool g_built = false;
 
-// ICU's Latin-ASCII transliterator, built on first use (with g_mutex held): ICU's
-// transliterator registry and the compiled rules touch about 2.3 MiB of ICU data, code and
-// heap that a relay whose alerts are all GSM-7 never needs. Null when ICU cannot build it.
+// This thread's copy of ICU's Latin-ASCII transliterator (an ICU Transliterator is not
+// thread-safe: each thread uses its own clone, with no lock held while it works). The
+// prototype is built on first use: ICU's transliterator registry and the compiled rules
+// touch about 2.3 MiB of ICU data, code and heap that a relay whose alerts are all GSM-7
+// never needs. Null when ICU cannot build it.
 icu::Transliterator* latin_ascii() {
-    if (!g_built) {
-        g_built = true;
-        UErrorCode status = U_ZERO_ERROR;
-        g_latin_ascii.reset(
-            icu::Transliterator::createInstance("Latin-ASCII", UTRANS_FORWARD, status));
-        if (U_FAILURE(status)) g_latin_ascii.reset();
+    thread_local std::unique_ptr<icu::Transliterator> mine;
+    thread_local bool tried = false;
+    if (!tried) {
+        tried = true;
+        std::lock_guard lock(g_mutex);
+        if (!g_built) {
+            g_built = true;
+            UErrorCode status = U_ZERO_ERROR;
+            g_prototype.reset(
+                icu::Transliterator::createInstance("Latin-ASCII", UTRANS_FORWARD, status));
+            if (U_FAILURE(status)) g_prototype.reset();
+        }
+        if (g_prototype) mine.reset(g_prototype->clone());
     }
-    return g_latin_ascii.get();
+    return mine.get();
 }
 
 // Spaces ICU leaves alone or maps oddly; everything else is ICU's.
@@ -46,7 +55,6 @@ std::string gsm_transliterate(std::string_view utf8) {
     std::u32string text = utf8_to_u32(utf8);
     std::u32string out;
     out.reserve(text.size());
-    std::lock_guard lock(g_mutex);
     for (char32_t c : text) {
         c = space_like(c);
         if (gsm7_cost(c) > 0) {

@@ -1,6 +1,11 @@
 // Mail to SMS text: decoding through GMime and shaping (SPEC §6, the simple cases).
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "shared/text/gsm_transliterate.h"
 #include "shared/text/html_text.h"
 #include "shared/text/message_text.h"
 
@@ -173,4 +178,21 @@ TEST_CASE("shape_body: an inline forward keeps its text, its header block only a
         {"a\n----------\nb", "", "a\n----------\nb"},
     };
     for (const auto& c : cases) CHECK(shape_body(c.text, {}, c.subject) == c.want);
+}
+
+TEST_CASE("look-alikes are mapped by many threads at once, each with its own transliterator") {
+    const std::string in = std::string("\xe2\x80\x9c") + "DISK" + "\xe2\x80\x9d" + " " +
+                           "\xe2\x80\x94" + " 98" + "\xe2\x80\xa6" + " " + "\xc5\x81" + "\xc3\xb3" +
+                           "d" + "\xc5\xba";
+    const std::string want = gsm_transliterate(in);
+    CHECK(want == "\"DISK\" - 98... Lodz");
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&] {
+            for (int i = 0; i < 200; ++i)
+                if (gsm_transliterate(in) != want) ++wrong;
+        });
+    for (auto& th : threads) th.join();
+    CHECK(wrong == 0);
 }
