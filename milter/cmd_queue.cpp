@@ -19,13 +19,7 @@ namespace {
 constexpr std::size_t kListLimit = 1000;
 
 std::string when(std::int64_t unix_seconds) {
-    if (unix_seconds <= 0) return "-";
-    std::time_t t = unix_seconds;
-    struct tm tm {};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return unix_seconds <= 0 ? "-" : utc_time(unix_seconds);
 }
 
 bool parse_id(const std::string& s, std::int64_t& id) {

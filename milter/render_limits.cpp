@@ -6,6 +6,7 @@
 #include <chrono>
 #include <ctime>
 
+#include "shared/base/strings.h"
 #include "shared/session/session.h"
 
 namespace smsm {
@@ -13,12 +14,7 @@ namespace smsm {
 namespace {
 
 std::string clock_time(std::int64_t unix_seconds) {
-    std::time_t t = unix_seconds;
-    struct tm tm {};
-    gmtime_r(&t, &tm);
-    char buf[16];
-    std::strftime(buf, sizeof buf, "%H:%M:%SZ", &tm);
-    return buf;
+    return utc_time(unix_seconds, /*time_only=*/true);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include "shared/base/strings.h"
 
 #include <algorithm>
+#include <ctime>
 
 namespace smsm {
 
@@ -109,6 +110,15 @@ std::string display_text(std::string_view s, std::size_t max_chars, std::string_
     }
     if (i < s.size()) out += "...";
     return out;
+}
+
+std::string utc_time(std::int64_t unix_seconds, bool time_only) {
+    std::time_t t = unix_seconds;
+    struct tm tm {};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, time_only ? "%H:%M:%SZ" : "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
 }
 
 }  // namespace smsm

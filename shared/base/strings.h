@@ -1,6 +1,7 @@
 // Small string helpers shared by the config parser, policy and logging.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,9 @@ bool iequals(std::string_view a, std::string_view b);
 
 // Splits a Postfix-style list: items separated by commas and/or white space.
 std::vector<std::string> split_list(std::string_view s);
+
+// A time (unix seconds) in UTC: "2026-12-01T12:00:00Z", or with time_only "12:00:00Z".
+std::string utc_time(std::int64_t unix_seconds, bool time_only = false);
 
 // Makes untrusted text safe for a log line (Postfix printable()): control and non-ASCII bytes
 // become '?', and the result is cut at max_len bytes with "..." appended.
