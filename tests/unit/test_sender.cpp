@@ -27,19 +27,28 @@ std::vector<std::int64_t> enqueue(Outbox& outbox, const std::vector<std::string>
     return outbox.enqueue(jobs, std::chrono::seconds(0)).ids;
 }
 
-// Answers every create at once with a SID made from its tag; records what was sent.
+// Answers every create at once, by the first word of its body as Twilio would (the state
+// machine's inputs, without a network); anything else is sent, with a SID made from its
+// tag. Records what was sent.
 class FakeTransport final : public SmsTransport {
   public:
     explicit FakeTransport(std::vector<std::string>& sent) : sent_(sent) {}
     void submit(std::int64_t tag, const std::string&, const std::string& body) override {
+        using K = SendResult::Kind;
+        SendResult r{K::Sent, 201, 0, "SM" + std::to_string(tag), 1, "", std::nullopt};
+        if (body.rfind("REFUSE", 0) == 0)  // a permanent refusal, as for a bad number
+            r = {K::Permanent, 400, 21211, "", 0, "invalid To number", std::nullopt};
+        else if (body.rfind("RETRY", 0) == 0)
+            r = {K::Retry, 429, 20429, "", 0, "Too Many Requests", std::chrono::seconds(120)};
+        else if (body.rfind("AMBIGUOUS", 0) == 0)
+            r = {K::Ambiguous, 503, 0, "", 0, "Service Unavailable", std::nullopt};
+        else if (body.rfind("AUTH", 0) == 0)
+            r = {K::AuthError, 401, 20003, "", 0, "Authenticate", std::nullopt};
+        else if (body.rfind("PERMANENT", 0) == 0)
+            r = {K::Permanent, 400, 21610, "", 0, "unsubscribed recipient", std::nullopt};
         std::lock_guard lock(mutex_);
         sent_.push_back(body);
-        if (body.find("REFUSE") != std::string::npos)  // a permanent refusal, as for a bad number
-            pending_.push_back({tag, SendResult{SendResult::Kind::Permanent, 400, 21211, "", 0,
-                                                "invalid To number", std::nullopt}});
-        else
-            pending_.push_back({tag, SendResult{SendResult::Kind::Sent, 201, 0,
-                                                "SM" + std::to_string(tag), 1, "", std::nullopt}});
+        pending_.push_back({tag, r});
         cv_.notify_all();
     }
     std::size_t in_flight() const override {
@@ -244,62 +253,13 @@ TEST_CASE("a job left sending by a failed state write is swept, looked up, then 
     CHECK(sent == std::vector<std::string>{"stranded"});
 }
 
-namespace {
-// Answers each create by the first word of its body, as Twilio would: the state machine's
-// inputs, without a network.
-class ScriptedTransport final : public SmsTransport {
-  public:
-    void submit(std::int64_t tag, const std::string&, const std::string& body) override {
-        using K = SendResult::Kind;
-        SendResult r{K::Sent, 201, 0, "SM" + std::to_string(tag), 1, "", std::nullopt};
-        if (body.rfind("RETRY", 0) == 0)
-            r = {K::Retry, 429, 20429, "", 0, "Too Many Requests", std::chrono::seconds(120)};
-        else if (body.rfind("AMBIGUOUS", 0) == 0)
-            r = {K::Ambiguous, 503, 0, "", 0, "Service Unavailable", std::nullopt};
-        else if (body.rfind("AUTH", 0) == 0)
-            r = {K::AuthError, 401, 20003, "", 0, "Authenticate", std::nullopt};
-        else if (body.rfind("PERMANENT", 0) == 0)
-            r = {K::Permanent, 400, 21610, "", 0, "unsubscribed recipient", std::nullopt};
-        std::lock_guard lock(mutex_);
-        done_.push_back({tag, r});
-        cv_.notify_all();
-    }
-    std::size_t in_flight() const override {
-        std::lock_guard lock(mutex_);
-        return done_.size();
-    }
-    std::vector<SmsDone> run(std::chrono::steady_clock::time_point until) override {
-        std::unique_lock lock(mutex_);
-        cv_.wait_until(lock, until, [&] { return woken_ || !done_.empty(); });
-        woken_ = false;
-        return std::exchange(done_, {});
-    }
-    void wake() override {
-        std::lock_guard lock(mutex_);
-        woken_ = true;
-        cv_.notify_all();
-    }
-
-  private:
-    mutable std::mutex mutex_;
-    std::condition_variable cv_;
-    std::vector<SmsDone> done_;
-    bool woken_ = false;
-};
-}  // namespace
-
 TEST_CASE("the sender's state machine: each Twilio answer and what the outbox records") {
     test::TempDir d;
     ConfigHolder holder(
         test::load_test_config(d, "state_directory = " + d.path() +
                                       "\nminimal_backoff_time = 10s\nmaximal_backoff_time = 5m\n"));
     Outbox outbox(d.path());
-    TwilioFactory scripted{[](const Config&) -> std::unique_ptr<SmsTransport> {
-                               return std::make_unique<ScriptedTransport>();
-                           },
-                           [](const Config&) -> std::unique_ptr<MessageLookup> {
-                               return std::make_unique<FakeLookup>();
-                           }};
+    std::vector<std::string> sent;
     auto soon = Clock::now() + std::chrono::hours(1);
     std::vector<NewJob> jobs;
     for (const char* body : {"OK", "RETRY", "AMBIGUOUS", "AUTH", "PERMANENT"})
@@ -311,7 +271,7 @@ TEST_CASE("the sender's state machine: each Twilio answer and what the outbox re
     auto t0 =
         std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
 
-    Sender sender(holder, outbox, scripted);
+    Sender sender(holder, outbox, fake_twilio(sent));
     sender.start();
     sender.wake();
     auto settled = [&] {
