@@ -8,6 +8,7 @@
 
 #include "milter/commands.h"
 #include "shared/base/log.h"
+#include "shared/base/mask.h"
 #include "shared/base/strings.h"
 #include "shared/delivery/outbox.h"
 #include "shared/policy/rate_limit.h"
@@ -37,7 +38,8 @@ void show(const Job& j) {
         log::number(j.number), j.attempts, when(j.created),
         j.state == JobState::Queued || j.state == JobState::Deferred ? when(j.next_attempt) : "-",
         when(j.expires), j.check_first ? "yes (Twilio is asked before any resend)" : "no",
-        j.sid.empty() ? "-" : j.sid, j.last_error.empty() ? "-" : printable(j.last_error, 1000),
+        j.sid.empty() ? "-" : j.sid,
+        j.last_error.empty() ? "-" : printable(mask_numbers_in_text(j.last_error), 1000),
         display_text(j.body, 2000, "    "));
 }
 
@@ -109,7 +111,7 @@ int cmd_queue(const Args& argv) {
                                ? when(j.next_attempt)
                                : "-",
                            log::number(j.number), printable(j.queue_id, 12),
-                           printable(j.last_error, 60));
+                           printable(mask_numbers_in_text(j.last_error), 60));
             if (jobs.size() == kListLimit) fmt::print("(the newest {} jobs)\n", kListLimit);
         } else if (action == "stats") {
             for (const auto& [state, n] : outbox.count_by_state())

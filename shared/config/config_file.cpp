@@ -2,6 +2,7 @@
 #include "shared/config/config_file.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -17,9 +18,19 @@ constexpr std::size_t kMaxValue = 64 * 1024;  // continuation lines included
 constexpr int kMaxLines = 100000;
 }  // namespace
 
+std::string not_a_plain_file(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || S_ISREG(st.st_mode)) return "";
+    return S_ISDIR(st.st_mode) ? "is a directory" : "is not a regular file";
+}
+
 std::vector<ConfigEntry> read_config_entries(const std::string& path,
                                              std::vector<std::string>& errors) {
     std::vector<ConfigEntry> entries;
+    if (auto problem = not_a_plain_file(path); !problem.empty()) {
+        errors.push_back(fmt::format("{}: {}", path, problem));
+        return entries;
+    }
     std::ifstream in(path);
     if (!in) {
         errors.push_back(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));

@@ -8,12 +8,17 @@
 #include <fstream>
 
 #include "shared/base/strings.h"
+#include "shared/config/config_file.h"
 
 namespace smsm {
 
 void read_table_file(const std::string& path, std::size_t max_bytes,
                      std::vector<std::string>& errors,
                      const std::function<bool(const TableLine&)>& on_line) {
+    if (auto problem = not_a_plain_file(path); !problem.empty()) {
+        errors.push_back(fmt::format("{}: {}", path, problem));
+        return;
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         errors.push_back(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));

@@ -148,6 +148,20 @@ class SecretFiles(unittest.TestCase):
                       r.stderr)
         self.assertLess(time.monotonic() - t0, 5)
 
+    def test_fifo_as_config_or_table_file_fails_at_once(self):
+        """A FIFO where the config, aliases or sender_rules file should be: an error, not a
+        hang (opening a FIFO waits for a writer)."""
+        fifo = self.w.path("fifo")
+        os.mkfifo(fifo, 0o600)
+        r = run("check", "-c", fifo, timeout=10)
+        self.assertEqual((r.returncode, r.stderr), (1, "%s: is not a regular file\n" % fifo))
+        for key in ("aliases", "sender_rules"):
+            with self.subTest(key=key):
+                conf = self.w.config(name=key + ".conf", **{key: fifo})
+                r = run("check", "-c", conf, timeout=10)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn("%s: is not a regular file" % fifo, r.stderr)
+
     def test_owned_by_another_user(self):
         os.chown(self.w.token, pwd.getpwnam("nobody").pw_uid, 0)
         owner = "nobody (uid %d)" % pwd.getpwnam("nobody").pw_uid
