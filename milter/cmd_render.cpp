@@ -148,8 +148,8 @@ int cmd_render(const Args& argv) {
     for (std::size_t i = 0; i < r.to.size(); ++i) {
         const RcptDecision& d = decisions[i];
         Reply reply = d.reply;
-        if (d.gateway && reply.action == Reply::Action::Continue && text.empty())
-            reply = replies::no_text();
+        if (d.gateway && reply.action == Reply::Action::Continue)
+            if (auto refused = Message::text_refusal(text)) reply = *refused;
         LimitsVerdict verdict;
         if (d.gateway && reply.action == Reply::Action::Continue) {
             std::vector<std::string> numbers;

@@ -142,6 +142,11 @@ void Message::body(std::string_view chunk) {
     capture_.append(chunk);
 }
 
+std::optional<Reply> Message::text_refusal(std::string_view sms_text) {
+    if (sms_text.empty()) return replies::no_text();
+    return std::nullopt;
+}
+
 std::string Message::sms_text() {
     if (!in_body_) {
         capture_.data().append("\r\n");  // the blank line after the headers
@@ -272,8 +277,8 @@ EomOutcome Message::end(std::string_view qid, Outbox& outbox,
                   "fields)",
                   caps.parts, caps.header_lines, caps.field_bytes);
     }
-    if (text.empty()) {
-        out.reply = replies::no_text();
+    if (auto refused = text_refusal(text)) {
+        out.reply = *refused;
         log::info(q, "reject: END-OF-MESSAGE: {}; from=<{}>", out.reply.str(),
                   printable(bare_sender()));
         return out;

@@ -61,6 +61,9 @@ class Message {
     bool failed() const { return failed_; }
     // The SMS text of the captured message (empty: no text at all). Ends the capture.
     std::string sms_text();
+    // What end of message answers the SMS recipients for this text when it cannot be sent
+    // (a message with no text at all: 550 5.6.0); nothing when it can.
+    static std::optional<Reply> text_refusal(std::string_view sms_text);
 
   private:
     std::string bare_sender() const;
