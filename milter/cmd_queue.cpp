@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "milter/commands.h"
+#include "shared/base/clock.h"
 #include "shared/base/log.h"
 #include "shared/base/mask.h"
 #include "shared/base/strings.h"
@@ -48,9 +49,7 @@ void show(const Job& j) {
 void print_limits(const Config& cfg, Outbox& outbox) {
     RateLimiter limits;
     load_rate_counts(outbox, limits);
-    auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
+    auto now = unix_now();
     fmt::print("\nrate limits (SMS counted within each period; the fullest 10 of each kind):\n");
     for (auto kind : {LimitKind::Global, LimitKind::Sender, LimitKind::Destination}) {
         const RateLimit& limit = kind == LimitKind::Global   ? cfg.global_rate_limit
@@ -74,9 +73,7 @@ void print_limits(const Config& cfg, Outbox& outbox) {
 }  // namespace
 
 void load_rate_counts(Outbox& outbox, RateLimiter& limits) {
-    auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
+    auto now = unix_now();
     for (const auto& c : outbox.counted_since(now - RateLimiter::kLongestPeriod))
         limits.add_past(c.at, c.sender, c.number);
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <ctime>
 
+#include "shared/base/clock.h"
 #include "shared/base/strings.h"
 #include "shared/session/session.h"
 
@@ -19,11 +20,7 @@ std::string clock_time(std::int64_t unix_seconds) {
 
 }  // namespace
 
-RenderLimits::RenderLimits(const Config& cfg)
-    : cfg_(cfg),
-      now_(std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-               .count()) {
+RenderLimits::RenderLimits(const Config& cfg) : cfg_(cfg), now_(unix_now()) {
     snapshot_ = read_limits_snapshot(cfg.state_directory, now_ - RateLimiter::kLongestPeriod);
     if (snapshot_)
         for (const auto& c : snapshot_->counted) limits_.add_past(c.at, c.sender, c.number);

@@ -10,16 +10,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "shared/base/clock.h"
 #include "shared/delivery/outbox.h"
 
 namespace smsm {
-
-inline std::int64_t to_unix(Clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-inline std::int64_t unix_now() {
-    return to_unix(Clock::now());
-}
 
 class Stmt {
   public:

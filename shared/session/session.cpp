@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "shared/base/clock.h"
 #include "shared/base/log.h"
 #include "shared/base/strings.h"
 #include "shared/policy/address.h"
@@ -30,10 +31,6 @@ std::string sha256_hex(const std::string& material) {
 std::string dedup_key(const std::string& sender, const std::string& number,
                       const std::string& message_id, const std::string& text) {
     return sha256_hex(to_lower(sender) + '\0' + number + '\0' + message_id + '\0' + text);
-}
-std::int64_t unix_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch())
-        .count();
 }
 // The number a gateway recipient names, for a failure notice; empty when it names none.
 std::string number_of(const Config& cfg, std::string_view raw) {

@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "shared/base/clock.h"
 #include "shared/delivery/outbox.h"
 #include "shared/policy/rate_limit.h"
 #include "shared/session/session.h"
@@ -17,11 +18,6 @@ namespace {
 
 const std::string kA = "+14155550123";
 const std::string kB = "+14155550124";
-
-std::int64_t unix_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch())
-        .count();
-}
 
 // One message from sender to rcpt with this subject; what end of message did.
 EomOutcome send(const std::shared_ptr<const Config>& cfg, RateLimiter* limits, Outbox& outbox,

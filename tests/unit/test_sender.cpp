@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "shared/base/clock.h"
 #include "shared/config/config_holder.h"
 #include "shared/delivery/sender.h"
 #include "shared/session/end_of_message.h"
@@ -255,8 +256,7 @@ TEST_CASE("the sender's state machine: each Twilio answer and what the outbox re
     jobs.push_back({"Q", "a@example.com", "<x@sms>", "+14155550123", "AMBIGUOUS late", "",
                     Clock::now() + std::chrono::seconds(3)});
     auto ids = outbox.enqueue(jobs, std::chrono::seconds(0)).ids;
-    auto t0 =
-        std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
+    auto t0 = unix_now();
 
     Sender sender(holder, outbox, fake_twilio(sent));
     sender.start();
