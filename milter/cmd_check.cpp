@@ -13,6 +13,7 @@
 #include "milter/privileges.h"
 #include "shared/config/milter_socket.h"
 #include "shared/delivery/twilio.h"
+#include "shared/metrics/listen_address.h"
 
 namespace smsm {
 
@@ -41,6 +42,8 @@ int cmd_check(const Args& argv) {
         return 1;
     }
     if (auto warning = inet_socket_warning(load.config->milter_socket); !warning.empty())
+        fmt::print(stderr, "{}: warning: {}\n", path, warning);
+    if (auto warning = metrics::listen_warning(load.config->metrics_listen); !warning.empty())
         fmt::print(stderr, "{}: warning: {}\n", path, warning);
     AccessReport access;
     try {

@@ -18,8 +18,13 @@
 #include "milter/commands.h"
 #include "milter/privileges.h"
 #include "milter/signals.h"
+#include "shared/base/clock.h"
 #include "shared/base/log.h"
 #include "shared/config/milter_socket.h"
+#include "shared/delivery/outbox_gauges.h"
+#include "shared/metrics/http_server.h"
+#include "shared/metrics/listen_address.h"
+#include "shared/metrics/metrics.h"
 #include "shared/text/message_text.h"
 
 namespace smsm {
@@ -34,6 +39,7 @@ void reload(ConfigHolder& holder) {
     if (!load.config) {
         for (const auto& e : load.errors) log::error("reload: {}", e);
         log::error("reload: keeping the previous configuration");
+        metrics::count_reload(false);
         return;
     }
     const Config& now = *load.config;
@@ -42,8 +48,11 @@ void reload(ConfigHolder& holder) {
         log::warning(
             "reload: milter_socket, state_directory and run_as_user take effect only after a "
             "restart");
+    if (now.metrics_listen != old->metrics_listen)
+        log::warning("reload: metrics_listen takes effect only after a restart");
     log::init(load.config->log_to, load.config->log_full_numbers);
     holder.set(load.config);
+    metrics::count_reload(true);
     log::info("reloaded configuration from {}", old->source);
 }
 
@@ -55,6 +64,26 @@ void make_state_directory(const std::string& dir) {
     } else if (errno != EEXIST) {
         throw std::runtime_error(
             fmt::format("state_directory {}: cannot create it: {}", dir, std::strerror(errno)));
+    }
+}
+
+// The Prometheus endpoint (metrics_listen), on a thread of its own; null when off. Scrapes
+// read the outbox through a read-only connection of their own (outbox_gauges.h).
+std::unique_ptr<metrics::HttpServer> start_metrics(const Config& cfg) {
+    if (cfg.metrics_listen.empty()) return nullptr;
+    if (auto warning = metrics::listen_warning(cfg.metrics_listen); !warning.empty())
+        log::warning("{}", warning);
+    auto where = metrics::parse_listen_address(cfg.metrics_listen);
+    if (!where) throw std::runtime_error("metrics_listen: not an address");  // checked at load
+    auto gauges = std::make_shared<OutboxGauges>(cfg.state_directory);
+    try {
+        auto server = std::make_unique<metrics::HttpServer>(
+            *where, [gauges] { return metrics::render_metrics(gauges->read(), unix_now()); });
+        log::info("serving metrics on http://{}/metrics", cfg.metrics_listen);
+        return server;
+    } catch (const std::exception& e) {
+        throw std::runtime_error(
+            fmt::format("metrics_listen {}: {}", cfg.metrics_listen, e.what()));
     }
 }
 
@@ -137,6 +166,7 @@ int cmd_run(const Args& argv) {
         Outbox outbox(cfg.state_directory);
         RateLimiter limits;
         load_rate_counts(outbox, limits);
+        std::unique_ptr<metrics::HttpServer> metrics_server = start_metrics(cfg);
         Sender sender(holder, outbox);
         services.outbox = &outbox;
         services.sender = &sender;

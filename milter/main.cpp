@@ -5,6 +5,7 @@
 
 #include "milter/commands.h"
 #include "shared/config/config.h"
+#include "shared/metrics/metrics.h"
 #include "shared/policy/carrier_domains.h"
 
 namespace smsm {
@@ -40,8 +41,9 @@ void usage(std::FILE* out) {
     for (const auto& c : kCommands) fmt::print(out, "  {}\n      {}\n", c.usage, c.summary);
     fmt::print(
         out,
-        "  help [COMMAND | config | carrier-domains]\n      this text, one command's usage, every "
-        "config key, or the carrier domains of carrier_domains = yes\n"
+        "  help [COMMAND | config | carrier-domains | metrics]\n      this text, one command's "
+        "usage, every config key, the carrier domains of carrier_domains = yes, or every "
+        "Prometheus metric\n"
         "  --version\n      print the version\n\n"
         "The default config file is {}. See sms-milter(8) and sms-milter.conf(5).\n",
         kDefaultConfigPath);
@@ -54,6 +56,10 @@ int help(const Args& args) {
     }
     if (args[0] == "config") {
         fmt::print("{}", describe_config_keys());
+        return 0;
+    }
+    if (args[0] == "metrics") {
+        fmt::print("{}", metrics::describe_metrics());
         return 0;
     }
     if (args[0] == "carrier-domains") {

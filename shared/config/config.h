@@ -89,6 +89,8 @@ struct Config {
     LogTo log_to = LogTo::Syslog;
     bool log_full_numbers = false;
 
+    std::string metrics_listen;  // HOST:PORT of the Prometheus endpoint; empty: off
+
     // Filled from the secret files at load time; never logged.
     std::string twilio_user;    // account SID or API key SID
     std::string twilio_secret;  // auth token or API key secret

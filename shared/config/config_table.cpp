@@ -15,6 +15,7 @@
 #include "shared/config/config.h"
 #include "shared/config/config_file.h"
 #include "shared/config/secret.h"
+#include "shared/metrics/listen_address.h"
 #include "shared/policy/aliases.h"
 #include "shared/policy/carrier_domains.h"
 #include "shared/policy/phone.h"
@@ -382,6 +383,16 @@ const KeyDef kKeys[] = {
      }},
     {"log_full_numbers", "yes/no", Applies::OnReload, "no", "yes: log phone numbers unmasked",
      [](Config& c, std::string_view v) { c.log_full_numbers = parse_bool(v); }},
+    {"metrics_listen", "address", Applies::OnRestart, "",
+     "IPV4:PORT or [IPV6]:PORT where GET /metrics serves Prometheus metrics (e.g. "
+     "127.0.0.1:9899); empty: off; a non-loopback address is allowed with a warning (no "
+     "authentication)",
+     [](Config& c, std::string_view v) {
+         if (!v.empty())
+             require(metrics::parse_listen_address(v).has_value(),
+                     "expected IPV4:PORT or [IPV6]:PORT, numeric, port 1 to 65535");
+         c.metrics_listen = v;
+     }},
 };
 
 const KeyDef* find_key(std::string_view name) {

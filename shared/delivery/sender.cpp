@@ -11,6 +11,7 @@
 #include "shared/base/strings.h"
 #include "shared/delivery/notice.h"
 #include "shared/delivery/pacer.h"
+#include "shared/metrics/metrics.h"
 #include "shared/text/storm_text.h"
 
 namespace smsm {
@@ -358,11 +359,13 @@ int Sender::sweep_stranded(const Dispatch& d) {
 
 // Storm windows that closed with alerts held back: their summary SMS are queued now.
 void Sender::close_storms() {
-    for (const auto& s : outbox_.close_storms(storm_summary))
+    for (const auto& s : outbox_.close_storms(storm_summary)) {
         log::info(log::Qid{s.queue_id},
                   "to={}, from=<{}>, status=queued, job={} (storm summary: {} held back after "
                   "job {})",
                   log::number(s.number), printable(s.sender), s.job, s.held, s.first_job);
+        metrics::count_sms(metrics::SmsStatus::Queued);
+    }
 }
 
 // A claimed job: expired, to be looked up first, or sent now.
@@ -512,6 +515,7 @@ bool Sender::check_before_resend(const Job& job, MessageLookup& lookup, const Co
                       "to={}, from=<{}>, status=sent, sid={} (found at Twilio after an uncertain "
                       "outcome)",
                       log::number(job.number), printable(job.sender), printable(found.sid, 64));
+            metrics::count_sms(metrics::SmsStatus::Sent);
             answered(job, {});
             return false;
         case LookupResult::Kind::NotFound:
@@ -546,6 +550,7 @@ void Sender::record(const Job& job, const SendResult& r, const Config& cfg) {
             log::info(q, "to={}, from=<{}>, status=sent, sid={}, segments={}, attempts={}",
                       log::number(job.number), printable(job.sender), printable(r.sid, 64),
                       r.segments, job.attempts);
+            metrics::count_sms(metrics::SmsStatus::Sent);
             answered(job, {});
             return;
         case SendResult::Kind::Permanent:
@@ -587,6 +592,7 @@ void Sender::defer(const Job& job, const Config& cfg, std::chrono::seconds delay
               log::number(job.number), printable(job.sender), job.attempts,
               std::chrono::duration_cast<std::chrono::seconds>(next - Clock::now()).count(),
               printable(error));
+    metrics::count_sms(metrics::SmsStatus::Deferred);
     answered(job, {false, 0, error});
 }
 
@@ -595,6 +601,7 @@ void Sender::fail(const Job& job, const Config& cfg, const std::string& error, b
     outbox_.mark_failed(job.id, error);
     log::info(log::Qid{job.queue_id}, "to={}, from=<{}>, status=failed ({})",
               log::number(job.number), printable(job.sender), printable(error));
+    metrics::count_sms(metrics::SmsStatus::Failed);
     bool watched;
     {
         std::lock_guard lock(mutex_);

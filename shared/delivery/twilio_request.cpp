@@ -9,6 +9,7 @@
 #include <new>
 
 #include "shared/base/mask.h"
+#include "shared/metrics/metrics.h"
 
 namespace smsm {
 
@@ -156,6 +157,16 @@ TwilioRequest::TwilioRequest(CURL* c, const TwilioEndpoint& ep, std::string url,
 }
 
 SendResult TwilioRequest::finish(CURLcode rc, std::string* response) {
+    SendResult r = classify(rc, response);
+    curl_off_t us = 0;
+    curl_easy_getinfo(c_, CURLINFO_TOTAL_TIME_T, &us);
+    metrics::count_twilio_answer(
+        fields_.empty() ? metrics::TwilioRequest::Lookup : metrics::TwilioRequest::Create,
+        r.http_status, r.code, static_cast<double>(us) / 1e6);
+    return r;
+}
+
+SendResult TwilioRequest::classify(CURLcode rc, std::string* response) {
     CURL* c = c_;
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
     if (rc != CURLE_OK) {

@@ -49,6 +49,7 @@ class TwilioRequest {
     SendResult finish(CURLcode rc, std::string* response = nullptr);
 
   private:
+    SendResult classify(CURLcode rc, std::string* response);
     struct Captured {
         std::string body;
         std::optional<std::chrono::seconds> retry_after;

@@ -51,9 +51,11 @@ void decide_number(const Config& cfg, PhoneNumber n, RcptDecision& d) {
     const auto& types = cfg.allowed_number_types;
     if (std::find(countries.begin(), countries.end(), n.region) == countries.end()) {
         d.reply = replies::country_denied();
+        d.reason = metrics::RcptReason::Country;
     } else if (std::find(types.begin(), types.end(), n.type) == types.end()) {
         // Premium rate, shared cost and the like: the classic SMS pumping fraud targets.
         d.reply = replies::number_type_denied(number_type_name(n.type));
+        d.reason = metrics::RcptReason::NumberType;
     } else {
         d.numbers = {n};
         d.number = std::move(n);
@@ -72,6 +74,7 @@ void apply_rules(const Config& cfg, const Envelope& env, RcptDecision& d) {
     d.rule_line = rule ? rule->line : 0;
     if (rule && rule->allows(d.number ? d.number->e164 : "", d.alias)) return;
     d.reply = replies::destination_denied();
+    d.reason = metrics::RcptReason::SenderRules;
     d.number.reset();
     d.alias.clear();
     d.numbers.clear();
@@ -89,12 +92,16 @@ RcptDecision decide_rcpt(const Config& cfg, const Envelope& env, std::string_vie
     d.carrier = gateway->carrier;
     if (env.local_submission && !cfg.local_submission) {
         d.reply = replies::local_denied();
+        d.reason = metrics::RcptReason::LocalSubmission;
     } else if (!client_allowed(cfg, env.client)) {
         d.reply = replies::client_denied();
+        d.reason = metrics::RcptReason::Client;
     } else if (!sender_allowed(cfg, env.sender)) {
         d.reply = replies::sender_denied();
+        d.reason = metrics::RcptReason::Sender;
     } else if (cfg.require_sasl_auth && env.auth_user.empty()) {
         d.reply = replies::auth_required();
+        d.reason = metrics::RcptReason::Sasl;
     } else if (auto n = parse_phone(addr->local, gateway->region); n) {
         decide_number(cfg, std::move(*n), d);
     } else if (auto alias = find_alias(cfg, *gateway, addr->local)) {
@@ -103,6 +110,7 @@ RcptDecision decide_rcpt(const Config& cfg, const Envelope& env, std::string_vie
         d.numbers = *alias;
     } else {
         d.reply = replies::bad_number();
+        d.reason = metrics::RcptReason::InvalidNumber;
     }
     if (d.reply.action == Reply::Action::Continue && cfg.sender_rules) apply_rules(cfg, env, d);
     return d;

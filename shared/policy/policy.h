@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "shared/config/config.h"
+#include "shared/metrics/metrics.h"
 #include "shared/policy/carrier_domains.h"
 #include "shared/policy/cidr.h"
 #include "shared/policy/phone.h"
@@ -33,6 +34,7 @@ struct RcptDecision {
     std::string alias;                       // set when gateway, allowed and an alias
     std::vector<PhoneNumber> numbers;        // what to text when allowed: 1, or the alias's
     int rule_line = 0;                       // the sender_rules line that decided; 0: none
+    metrics::RcptReason reason = metrics::RcptReason::Allowed;  // what decided, for metrics
 };
 
 // A domain whose recipients are SMS: the region its national numbers are read in, and the

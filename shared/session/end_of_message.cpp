@@ -6,6 +6,7 @@
 
 #include "shared/base/log.h"
 #include "shared/delivery/notice.h"
+#include "shared/metrics/metrics.h"
 
 namespace smsm {
 
@@ -77,8 +78,14 @@ void hand_over_notices(EomOutcome& out, Sender* sender) {
 
 EomOutcome end_message(Message& message, std::string_view qid, Outbox& outbox, Sender* sender,
                        const std::function<void()>& progress) {
+    bool sms = message.has_sms();  // a message with SMS recipients: counted and timed
+    auto start = std::chrono::steady_clock::now();
+    if (sms) metrics::count_message();
     EomOutcome out = end_and_wait(message, qid, outbox, sender, progress);
     hand_over_notices(out, sender);
+    if (sms)
+        metrics::observe_end_of_message(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     return out;
 }
 

@@ -9,6 +9,7 @@
 #include "shared/base/clock.h"
 #include "shared/base/log.h"
 #include "shared/base/strings.h"
+#include "shared/metrics/metrics.h"
 #include "shared/policy/address.h"
 #include "shared/text/message_text.h"
 #include "shared/text/mime_limit.h"
@@ -73,6 +74,10 @@ std::optional<Reply> Message::over_limit(const std::vector<PhoneNumber>& numbers
         return std::nullopt;
     }
     Reply r = replies::rate_limited(limit_key_name(hit->kind), hit->limit.str());
+    metrics::count_rate_limit_hit(hit->kind == LimitKind::Sender ? metrics::RateLimitKind::Sender
+                                  : hit->kind == LimitKind::Destination
+                                      ? metrics::RateLimitKind::Destination
+                                      : metrics::RateLimitKind::Global);
     if (!env_.local_submission)
         log::info(log::Qid{qid}, "reject: RCPT from [{}]: {}; from=<{}> to={}",
                   env_.client ? env_.client->str() : "local", r.str(), printable(bare_sender()),
@@ -87,13 +92,20 @@ Reply Message::rcpt(std::string_view raw, std::string_view qid, RcptDecision* de
         ++ordinary_;
         return Reply::cont();
     }
-    if (d.reply.action == Reply::Action::Continue && sms_numbers_ + d.numbers.size() > kMaxSmsRcpts)
+    if (d.reply.action == Reply::Action::Continue &&
+        sms_numbers_ + d.numbers.size() > kMaxSmsRcpts) {
         d.reply = Reply::tempfail("452", "4.5.3", "Too many SMS recipients");
+        d.reason = metrics::RcptReason::TooManyRecipients;
+    }
     if (d.reply.action == Reply::Action::Continue) {
         if (auto limited = over_limit(d.numbers, raw, qid)) {
+            metrics::count_rcpt(metrics::RcptReason::RateLimit);
             if (!env_.local_submission) return *limited;
             d.reply = *limited;
+            d.reason = metrics::RcptReason::RateLimit;
         }
+    } else {
+        metrics::count_rcpt(d.reason);
     }
     if (d.reply.action != Reply::Action::Continue && env_.local_submission) {
         // Postfix cannot refuse a recipient of locally submitted mail (it would keep the
@@ -107,6 +119,7 @@ Reply Message::rcpt(std::string_view raw, std::string_view qid, RcptDecision* de
                   printable(bare_sender()), log::address(raw));
         return d.reply;
     }
+    metrics::count_rcpt(metrics::RcptReason::Allowed);
     SmsRcpt r{std::string(raw), {}};
     for (const auto& n : d.numbers) r.numbers.push_back(n.e164);
     sms_numbers_ += r.numbers.size();
@@ -217,6 +230,7 @@ void Message::log_queued(log::Qid q, const std::vector<NewJob>& jobs, const Enqu
             out.job_ids.push_back(queued.ids[i]);
             log::info(q, "to={}, from=<{}>, status=queued, job={}", log::number(j.number),
                       printable(j.sender), queued.ids[i]);
+            metrics::count_sms(metrics::SmsStatus::Queued);
             if (auto it = std::find(reserved_.begin(), reserved_.end(), j.number);
                 it != reserved_.end()) {
                 reserved_.erase(it);
@@ -227,11 +241,13 @@ void Message::log_queued(log::Qid q, const std::vector<NewJob>& jobs, const Enqu
                       "to={}, from=<{}>, status=suppressed, first_job={} (the same alert within "
                       "storm_window; counted in its summary)",
                       log::number(j.number), printable(j.sender), queued.storm_of[i]);
+            metrics::count_sms(metrics::SmsStatus::Suppressed);
         } else {
             log::info(q,
                       "to={}, from=<{}>, status=duplicate (queued before within "
                       "duplicate_window; not sent again)",
                       log::number(j.number), printable(j.sender));
+            metrics::count_sms(metrics::SmsStatus::Duplicate);
         }
     }
 }
