@@ -17,11 +17,13 @@ build=(
 	build-essential cmake pkg-config git ca-certificates debhelper
 	libmilter-dev libcurl4-openssl-dev libphonenumber-dev libssl-dev libfmt-dev doctest-dev
 	libsqlite3-dev libgmime-3.0-dev libxml2-dev libicu-dev nlohmann-json3-dev
+	libmicrohttpd-dev
 )
 demo=(postfix python3 openssl libsasl2-modules sasl2-bin)
 test=(
 	swaks miltertest sqlite3 groff-base man-db clang libclang-rt-14-dev
 	dpkg-dev fakeroot lintian m4 iproute2 util-linux
+	prometheus
 )
 
 case $purpose in
@@ -52,6 +54,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	done
 	apt-get update -qq
 	apt-get install -y -q --no-install-recommends "${missing[@]}"
+	# The prometheus package is installed for its promtool only (the alert-rules and e2e
+	# metrics checks): a Prometheus server it enabled and started under systemd is stopped
+	# and disabled again; one that was installed before is left alone.
+	for p in "${missing[@]}"; do
+		if [ "$p" = prometheus ] && [ -d /run/systemd/system ]; then
+			systemctl disable --now prometheus.service || true
+		fi
+	done
 else
 	echo "install-deps: all $purpose packages present"
 fi

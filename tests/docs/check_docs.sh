@@ -128,6 +128,19 @@ if [[ $man_carriers != "$("$bin" help carrier-domains)" ]]; then
     diff <(printf '%s\n' "$man_carriers") <("$bin" help carrier-domains) >&2 || true
 fi
 
+# The man page's METRICS list (sms-milter.8, between the "metrics: begin/end" comments, one
+# ".TP" / ".B name" entry each) names exactly the metrics of `help metrics`, in its order.
+man8=$root/packaging/sms-milter.8
+man_metrics=$(sed -n '/metrics: begin/,/metrics: end/p' "$man8" |
+    awk 'prev == ".TP" && $1 == ".B" { print $2 } { prev = $0 }')
+bin_metrics=$("$bin" help metrics | cut -d' ' -f1)
+if [[ -z $bin_metrics ]]; then
+    fail "'$bin help metrics' listed no metrics"
+elif [[ $man_metrics != "$bin_metrics" ]]; then
+    fail "the METRICS list in $man8 differs from '$bin help metrics' (< man page, > program):"
+    diff <(printf '%s\n' "$man_metrics") <(printf '%s\n' "$bin_metrics") >&2 || true
+fi
+
 # The example must be a valid config once its secret file and state directory exist.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
