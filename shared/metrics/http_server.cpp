@@ -58,6 +58,9 @@ void HttpServer::Deleter::operator()(MHD_Daemon* d) const {
 }
 
 HttpServer::HttpServer(const ListenAddress& where, Render render) : render_(std::move(render)) {
+    // No MHD_OPTION_LISTENING_ADDRESS_REUSE: it means SO_REUSEPORT, which would let a second
+    // daemon bind the same port and take half the scrapes. MHD's own SO_REUSEADDR lets a
+    // restart bind again at once.
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
     if (where.ipv6) flags |= MHD_USE_IPv6;
     std::uint16_t port = where.ipv6
@@ -65,10 +68,10 @@ HttpServer::HttpServer(const ListenAddress& where, Render render) : render_(std:
                              : ntohs(reinterpret_cast<const sockaddr_in*>(&where.addr)->sin_port);
     MHD_Daemon* d = MHD_start_daemon(
         flags, port, nullptr, nullptr, &on_request, &render_, MHD_OPTION_SOCK_ADDR,
-        reinterpret_cast<const sockaddr*>(&where.addr), MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-        MHD_OPTION_CONNECTION_LIMIT, kMaxConnections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        kMaxConnections / 2, MHD_OPTION_CONNECTION_TIMEOUT, kTimeoutSeconds,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(32 * 1024), MHD_OPTION_END);
+        reinterpret_cast<const sockaddr*>(&where.addr), MHD_OPTION_CONNECTION_LIMIT,
+        kMaxConnections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, kMaxConnections / 2,
+        MHD_OPTION_CONNECTION_TIMEOUT, kTimeoutSeconds, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        static_cast<size_t>(32 * 1024), MHD_OPTION_END);
     if (!d) throw std::runtime_error(fmt::format("cannot listen: {}", std::strerror(errno)));
     daemon_.reset(d);
 }

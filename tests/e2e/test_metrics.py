@@ -10,7 +10,10 @@ One milter instance, "metrics", with the README's metrics_listen line exactly as
     what the fake Twilio saw (its request log, by HTTP status) and what was sent;
   - during a Twilio outage (the fake stopped), scrapes show the outbox depth rising and the
     oldest job's age growing; once the fake is back both return to 0;
-  - only GET /metrics is served.
+  - only GET /metrics is served;
+  - `check` refuses a metrics_listen that is not a numeric address with a port, warns about a
+    non-loopback one; a second daemon cannot take a port the first one serves, and a restart
+    right after scrapes binds it again at once.
 
 Run as root:  SMS_MILTER_BIN=build/sms-milter python3 -m unittest tests/e2e/test_metrics.py
 """
@@ -28,7 +31,7 @@ import urllib.request
 
 from doc_snippets import readme_block
 from harness import Environment, exit_on_sigterm
-from milter_proc import milter_bin
+from milter_proc import MilterInstance, milter_bin
 
 SENDER = "alerts@example.com"
 ENV = None
@@ -57,6 +60,17 @@ def setUpModule():
     env = Environment({"metrics": {"overrides": overrides}})
     unittest.addModuleCleanup(env.stop)
     ENV = env.start()
+    wait_serving(ENV.milters["metrics"], 1)
+
+
+def wait_serving(milter, times, timeout=10):
+    """Until the daemon's log says `times` times that it serves metrics (its milter socket
+    comes up before the endpoint)."""
+    deadline = time.monotonic() + timeout
+    while milter.log_text().count("serving metrics on") < times:
+        if not milter.alive() or time.monotonic() > deadline:
+            raise AssertionError("no metrics endpoint; log:\n" + milter.log_text()[-2000:])
+        time.sleep(0.1)
 
 
 def scrape(path="/metrics", method="GET"):
@@ -253,6 +267,51 @@ class Metrics(unittest.TestCase):
             scrape("/metrics", method="POST")
         self.assertEqual(e.exception.code, 405)
         self.assertEqual(scrape(method="HEAD")[0], 200)
+
+    def check_with(self, listen):
+        m = ENV.milters["metrics"]
+        path = os.path.join(ENV.root, "check-metrics.conf")
+        with open(m.config_path) as f:
+            text = re.sub(r"(?m)^metrics_listen = .*$", "metrics_listen = " + listen, f.read())
+        with open(path, "w") as f:
+            f.write(text)
+        return subprocess.run([milter_bin(), "check", "--user", "root", "-c", path],
+                              capture_output=True, text=True, timeout=30)
+
+    def test_4_check_refuses_bad_and_warns_about_remote_addresses(self):
+        for bad in ("localhost:9899", "127.0.0.1", "127.0.0.1:0", "[::1]9899", "::1:9899"):
+            r = self.check_with(bad)
+            self.assertEqual(r.returncode, 1, (bad, r.stdout, r.stderr))
+            self.assertRegex(r.stderr, r"check-metrics\.conf:\d+: metrics_listen: expected "
+                             r"IPV4:PORT or \[IPV6\]:PORT", bad)
+        for good, warned in (("127.0.0.1:9899", False), ("[::1]:9899", False),
+                             ("0.0.0.0:9899", True), ("[::]:9899", True)):
+            r = self.check_with(good)
+            self.assertEqual(r.returncode, 0, (good, r.stdout, r.stderr))
+            self.assertEqual("is not a loopback address" in r.stderr, warned, (good, r.stderr))
+
+    def test_5_a_second_daemon_cannot_take_the_port(self):
+        first = ENV.milters["metrics"]
+        second = MilterInstance("second", ENV.root, ENV.fake.url, ENV.pki["ca"],
+                                ENV.account_sid, ENV.token_file,
+                                {"metrics_listen": first.settings["metrics_listen"]})
+        try:
+            try:  # its milter socket may be listening for a moment before it gives up
+                second.start(timeout=10)
+            except RuntimeError:
+                pass
+            self.assertEqual(second.proc.wait(15) if second.proc else 1, 1, second.log_text())
+        finally:
+            second.stop()
+        self.assertRegex(second.log_text(), r"fatal: metrics_listen 127\.0\.0\.1:\d+: cannot "
+                         r"listen")
+        self.assertEqual(scrape()[0], 200)
+        # A restart right after scrapes binds the port again at once (SO_REUSEADDR).
+        served = first.log_text().count("serving metrics on")
+        first.stop()
+        first.start()
+        wait_serving(first, served + 1)
+        self.assertEqual(scrape()[0], 200, first.log_text()[-2000:])
 
 
 if __name__ == "__main__":
