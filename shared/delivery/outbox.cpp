@@ -151,9 +151,12 @@ Outbox::Outbox(const std::string& state_directory) {
     if (sqlite3_exec(lazy, "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-256", nullptr, nullptr,
                      nullptr) != SQLITE_OK)
         throw std::runtime_error(fmt::format("outbox: {}", sqlite3_errmsg(lazy)));
+    statement_cache::adopt(db_.get());
+    statement_cache::adopt(lazy);
 }
 
 void Outbox::Closer::operator()(sqlite3* db) const {
+    statement_cache::forget(db);
     sqlite3_close_v2(db);
 }
 
