@@ -22,6 +22,7 @@ import signal
 import time
 import unittest
 
+from doc_snippets import readme_block
 from harness import Environment, exit_on_sigterm
 from milter_proc import MilterInstance
 from postfix_sandbox import Listener, PostfixSandbox
@@ -49,14 +50,17 @@ class World(Environment):
         fd = os.open(pw_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(password + "\n")
+        # README "Several relays", with this Redis's address and password file.
+        shared = dict(l.split(" = ", 1) for l in readme_block("shared-state-config"))
+        shared["shared_state"] = shared["shared_state"].replace(
+            "redis://192.0.2.10:6379/0", self.redis.url)
+        shared["shared_state_password_file"] = pw_file
         for name in ("a", "b"):
             m = MilterInstance(name, self.root, self.fake.url, self.pki["ca"], self.account_sid,
-                               self.token_file, {
-                                   "shared_state": self.redis.url,
-                                   "shared_state_password_file": pw_file,
+                               self.token_file, dict(shared, **{
                                    "destination_rate_limit": "3/1h",
                                    "storm_window": "4s",
-                               })
+                               }))
             self.milters[name] = m
             m.start()
             pdir = os.path.join(self.root, "postfix-" + name)
