@@ -9,7 +9,10 @@ shared_state pointing at that Redis, one fake Twilio behind both:
   - a storm split across the pair gives one SMS and one summary counting both relays' alerts;
   - Redis killed: relay "a" (shared_state_failure = local) keeps texting on its own state,
     relay "b" (tempfail, set by a reload) answers 451 4.3.0 at RCPT; every accepted mail
-    becomes an SMS; with Redis back, "b" accepts again.
+    becomes an SMS; with Redis back, "b" accepts again;
+  - a relay killed with a job it could not send yet: a second sms-milter on a copy of its
+    state directory sends it (the README's procedure).
+ctest runs it within the `e2e` suite (unittest discovery), about 30 s.
 
 Run as root:  SMS_MILTER_BIN=build/sms-milter python3 -m unittest tests/e2e/test_shared_state.py
 """
@@ -18,6 +21,7 @@ import email.message
 import email.utils
 import os
 import secrets
+import shutil
 import signal
 import time
 import unittest
@@ -206,7 +210,37 @@ class SharedState(unittest.TestCase):
         self.assertEqual(len(self.sms_with("BACK " + tag)), 1)
         self.assertIn("is reachable again", b.log_text())
 
-    def test_5_no_secret_in_any_log(self):
+    def test_5_jobs_of_a_dead_relay_are_sent_from_a_copy_of_its_outbox(self):
+        # README "Several relays": copy the dead relay's state directory and run a second
+        # sms-milter on the copy, with no MTA attached, until nothing is queued.
+        b, rcpt, tag = WORLD.milters["b"], "4155550183@sms.example.com", new_tag()
+        WORLD.fake.set_script([{"status": 429, "code": 20429}] * 100)  # b cannot send it
+        try:
+            r = self.send("b", rcpt, "UPS ON BATTERY %s" % tag)
+            self.assertEqual((r.rcpts[rcpt][0], r.data and r.data[0]), (250, 250), r)
+            self.assertIsNotNone(b.wait_job(lambda j: tag in j["body"]
+                                            and j["state"] == "deferred"))
+            b.kill()  # the relay is gone for good
+        finally:
+            WORLD.fake.set_script([])
+        self.assertEqual(self.sms_with(tag, timeout=0), [])
+        shutil.copytree(b.state_dir, os.path.join(WORLD.root, "state-rescue"))
+        settings = {k: v for k, v in b.settings.items()
+                    if k not in ("milter_socket", "state_directory")}
+        rescue = MilterInstance("rescue", WORLD.root, WORLD.fake.url, WORLD.pki["ca"],
+                                WORLD.account_sid, WORLD.token_file, settings)
+        WORLD.milters["rescue"] = rescue
+        rescue.start()
+        self.assertEqual(len(self.sms_with(tag)), 1)
+        deadline = time.monotonic() + 10
+        while rescue.jobs("state IN ('queued', 'deferred', 'sending')") and \
+                time.monotonic() < deadline:
+            time.sleep(0.2)
+        stats = rescue.queue("stats")
+        self.assertEqual(stats.returncode, 0, stats.stderr)
+        self.assertNotRegex(stats.stdout, r"\b(queued|deferred|sending)\b")
+
+    def test_6_no_secret_in_any_log(self):
         for path in WORLD.log_files():
             with open(path, "rb") as f:
                 data = f.read()
