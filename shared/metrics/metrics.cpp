@@ -30,11 +30,31 @@ constexpr std::size_t idx(E e) {
 constexpr std::array<std::string_view, n_of<SmsStatus>()> kSmsStatus = {
     "queued", "sent", "deferred", "failed", "suppressed", "duplicate", "delivered", "undelivered"};
 constexpr std::array<std::string_view, n_of<RcptReason>()> kRcptReason = {
-    "allowed", "client",      "sender",         "sasl",       "local_submission",   "sender_rules",
-    "country", "number_type", "invalid_number", "rate_limit", "too_many_recipients"};
+    "allowed",
+    "client",
+    "sender",
+    "sasl",
+    "local_submission",
+    "sender_rules",
+    "country",
+    "number_type",
+    "invalid_number",
+    "rate_limit",
+    "too_many_recipients",
+    "shared_state_unavailable"};
 constexpr std::array<std::string_view, n_of<RateLimitKind>()> kLimit = {"sender", "destination",
                                                                         "global"};
 constexpr std::array<std::string_view, n_of<TwilioRequest>()> kRequest = {"create", "lookup"};
+
+// A value added to an enum without its name here would be an empty label: refuse to build.
+template <std::size_t N>
+constexpr bool all_named(const std::array<std::string_view, N>& names) {
+    for (auto n : names)
+        if (n.empty()) return false;
+    return true;
+}
+static_assert(all_named(kSmsStatus) && all_named(kRcptReason) && all_named(kLimit) &&
+              all_named(kRequest));
 
 std::string_view rcpt_result(RcptReason r) {
     switch (r) {
@@ -42,6 +62,7 @@ std::string_view rcpt_result(RcptReason r) {
             return "accept";
         case RcptReason::RateLimit:
         case RcptReason::TooManyRecipients:
+        case RcptReason::SharedStateUnavailable:
             return "tempfail";
         default:
             return "reject";
@@ -89,7 +110,8 @@ constexpr Family kFamilies[] = {
      "SMS by status, one count per log line with that status= (queued, sent, deferred, failed, "
      "suppressed, duplicate, delivered, undelivered)"},
     {"sms_milter_rate_limit_hits_total", "counter",
-     "recipients refused with 450 4.7.1 by a rate limit, by limit (sender, destination, global)"},
+     "recipients refused with 450 4.7.1 by a rate limit (this relay's or one shared through "
+     "shared_state), by limit (sender, destination, global)"},
     {"sms_milter_twilio_responses_total", "counter",
      "Twilio requests by kind (create, lookup), HTTP status and Twilio error code (none: no "
      "HTTP answer or no error code)"},

@@ -43,6 +43,7 @@ enum class RcptReason {
     InvalidNumber,    // neither a number nor an alias
     RateLimit,        // a rate limit (also counted by limit)
     TooManyRecipients,
+    SharedStateUnavailable,  // shared_state_failure = tempfail while Redis is unreachable
     Count_
 };
 
