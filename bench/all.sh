@@ -3,7 +3,8 @@
 # slow down"): intake against Postfix alone at 1, 10 and 50 sessions (SMS and ordinary mail,
 # unix and inet socket, with the CPU time per mail and the daemon's RSS idle and peak), the
 # drain of a 1,000-alert burst at 100 ms Twilio latency (SMS/s, requests per connection), and
-# memory on a MIME flood. Loopback only, as root; prints figures, asserts nothing.
+# memory on a MIME flood, and what a metrics scrape costs intake and the daemon's CPU.
+# Loopback only, as root; prints figures, asserts nothing.
 # Usage: bench/all.sh [BINARY]   (default build/sms-milter)
 # Takes about 6 minutes on 2 cores; run it on a quiet machine, the figures share its CPU.
 set -euo pipefail
@@ -20,3 +21,6 @@ python3 "$here/burst.py" --mails 1000 --latency-ms 100
 echo
 echo "== MIME flood (bench/mime_flood.sh: render and the daemon)"
 bash "$here/mime_flood.sh" "$bin"
+echo
+echo "== metrics scrape (bench/metrics_scrape.py: intake with and without a scrape a second)"
+python3 "$here/metrics_scrape.py" --mails 1000 --rounds 4 --interval 1
