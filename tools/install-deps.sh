@@ -22,6 +22,7 @@ demo=(postfix python3 openssl libsasl2-modules sasl2-bin)
 test=(
 	swaks miltertest sqlite3 groff-base man-db clang libclang-rt-14-dev
 	dpkg-dev fakeroot lintian m4 iproute2 util-linux
+	podman runc debootstrap python3-yaml
 )
 
 case $purpose in
