@@ -129,10 +129,10 @@ def check_compose(image, workdir, token, outputs):
     run_check(image, "\n".join(conf) + "\n", tokdir, "/run/secrets", workdir, outputs)
 
 
-def kube_secret(workdir, token):
+def kube_secret(directory, token):
     """A Secret volume as the kubelet writes it: KEY -> ..data/KEY, ..data -> ..TIMESTAMP,
     files root-owned with defaultMode 0400."""
-    d = os.path.join(workdir, "kube-secret")
+    d = directory
     ts = os.path.join(d, "..2026_01_01_00_00_00.000000000")
     os.makedirs(ts, mode=0o755)
     with open(os.path.join(ts, "twilio-auth-token"), "w") as f:
@@ -190,9 +190,10 @@ def check_kubernetes(image, workdir, token, outputs):
     for m in init["volumeMounts"]:
         vol = volumes[m["name"]]
         if "secret" in vol:
-            path = host.setdefault(m["name"], kube_secret(workdir, token + "\n"))
+            path = host.setdefault(m["name"], kube_secret(
+                os.path.join(workdir, "kube-secret-" + m["name"]), token + "\n"))
         else:
-            path = host.setdefault(m["name"], os.path.join(workdir, "kube-" + m["name"]))
+            path = host.setdefault(m["name"], os.path.join(workdir, "kube-volume-" + m["name"]))
             os.makedirs(path, mode=0o777, exist_ok=True)  # an emptyDir / a new volume
             os.chmod(path, 0o777)
         args += ["-v", "%s:%s%s" % (path, m["mountPath"], ":ro" if m.get("readOnly") else "")]

@@ -72,11 +72,11 @@ def run(args, check_rc=True, timeout=120, **kw):
     return proc
 
 
-def run_block(name, lines, cwd=REPO, timeout=300):
-    """README lines as a bash script (set -e), as an admin would paste them."""
+def run_block(name, lines, cwd=REPO, timeout=300, input_text=""):
+    """README lines as a bash script (set -e), as an admin would paste them; input_text is
+    what the admin types."""
     proc = subprocess.run(["bash", "-c", "set -e\n" + "\n".join(lines) + "\n"], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+                          capture_output=True, text=True, timeout=timeout, input=input_text)
     if proc.returncode != 0:
         raise Failed("README block %s exited %d:\n%s%s" % (name, proc.returncode,
                                                             proc.stdout[-4000:],
@@ -139,7 +139,7 @@ class World:
 
     def stop(self):
         for name in self.containers:
-            run(["podman", "rm", "-f", "-t", "5", name], check_rc=False)
+            run(["podman", "rm", "-f", "-v", "-t", "5", name], check_rc=False)
         run(["podman", "volume", "rm", "-f", self.volume], check_rc=False)
         for stop in (lambda: self.postfix and self.postfix.stop(),
                      lambda: self.fake and self.fake.stop()):
@@ -154,14 +154,16 @@ class World:
 
     def host_paths(self, line):
         """The README's host paths and names -> this run's (TEST-ONLY)."""
-        return (line.replace("/etc/sms-milter/", self.path("etc") + "/")
+        line = re.sub(r"(?<!:)/etc/sms-milter/", self.path("etc") + "/", line)  # host side
+        return (line
                 .replace("/var/spool/postfix/sms-milter", self.path("socket"))
                 .replace("sms-milter-state", self.volume)
                 .replace("--name sms-milter ", "--name %s " % self.tag)
                 .replace("podman healthcheck run sms-milter ", "podman healthcheck run %s "
                          % self.tag)
                 .replace("podman logs sms-milter", "podman logs " + self.tag)
-                .replace("podman run -d ", "podman run -d --network=host "))
+                .replace("podman run -d ", "podman run -d --network=host -v %s:%s:ro "
+                         % (self.path("etc", "test-ca.pem"), "/etc/sms-milter/test-ca.pem")))
 
     def logs(self):
         proc = run(["podman", "logs", self.tag], check_rc=False)
@@ -203,11 +205,9 @@ def configure(world):
     os.chmod(world.path("etc", "test-ca.pem"), 0o644)
 
     lines = [world.host_paths(l) for l in readme_block("container-host")]
-    reads = [i for i, l in enumerate(lines) if l.startswith("read -rs")]
-    check(len(reads) == 1, "container-host should read the token with one `read -rs` line")
-    # The token as typed at the prompt: the read line gets it on its stdin.
-    lines[reads[0]] = "%s <<<%s" % (lines[reads[0]], world.token)
-    proc = run_block("container-host", lines)
+    check(len([l for l in lines if l.startswith("read -rs")]) == 1,
+          "container-host should read the token with one `read -rs` line")
+    proc = run_block("container-host", lines, input_text=world.token + "\n")
     world.outputs.append(proc.stdout + proc.stderr)
     st = os.stat(world.path("etc", "twilio-auth-token"))
     check((st.st_uid, st.st_mode & 0o777) == (UID, 0o600),
@@ -217,8 +217,8 @@ def configure(world):
 
 def start_container(world, what):
     step("README container-run (%s)" % what)
-    proc = run_block("container-run", [world.host_paths(l) for l in readme_block("container-run")])
     world.containers.add(world.tag)
+    proc = run_block("container-run", [world.host_paths(l) for l in readme_block("container-run")])
     world.outputs.append(proc.stdout + proc.stderr)
     sock = world.path("socket", "sms-milter.sock")
     wait(lambda: os.path.exists(sock), 30, lambda: "the milter socket; log:\n" + world.logs())
@@ -276,7 +276,7 @@ def scenario(world):
     code = run(["podman", "inspect", "--format", "{{.State.ExitCode}}", world.tag]).stdout
     check(code.strip() == "0", "sms-milter exited %s on podman stop (SIGTERM)" % code.strip())
     world.outputs += [stopped.stdout + stopped.stderr, world.logs()]
-    run(["podman", "rm", world.tag])
+    run(["podman", "rm", "-v", world.tag])
     world.containers.discard(world.tag)
     check(len(world.fake.messages()) == 1, "an SMS reached the fake Twilio while it was down")
     world.fake.start()
