@@ -8,7 +8,7 @@
     root; its idle RSS is printed.
  3. The sandbox Postfix (tests/e2e/postfix_sandbox.py) has the container's socket in
     smtpd_milters: one alert reaches the fake Twilio over HTTPS, the log (podman logs: stderr)
-    says status=sent.
+    says status=sent, `podman exec NAME sms-milter queue list` shows the job.
  4. State on the volume: with the fake Twilio down, an alert is queued and deferred; the
     container is stopped and removed, the fake Twilio comes back, the README's run command
     starts a new container on the same volume, and that job is sent, once.
@@ -29,6 +29,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -264,6 +265,10 @@ def scenario(world):
          lambda: "status=sent in podman logs:\n" + world.logs()[-3000:])
     world.postfix.wait_queue_empty()
     check(world.postfix.sink_messages() == [], "the alert reached the next hop")
+    queue = run(["podman", "exec", world.tag, "sms-milter", "queue", "list"])  # as README says
+    world.outputs.append(queue.stdout + queue.stderr)
+    check("sent" in queue.stdout and "1415" in queue.stdout,
+          "podman exec ... sms-milter queue list does not show the sent job:\n" + queue.stdout)
 
     step("fake Twilio down: an alert is queued and deferred")
     world.fake.stop()
@@ -332,6 +337,10 @@ if __name__ == "__main__":
         print("container test: needs root", file=sys.stderr)
         sys.exit(1)
     os.environ["CONTAINERS_CONF"] = os.path.join(HERE, "containers.conf")
+
+    def stop_on_sigterm(*_):  # a ctest timeout: unwind, so that World.stop() runs
+        raise KeyboardInterrupt("SIGTERM")
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         sys.exit(main())
     except (Failed, check_examples.Failed) as e:
