@@ -26,6 +26,7 @@ test=(
 	dpkg-dev fakeroot lintian m4 iproute2 util-linux
 	prometheus
 	redis-server
+	podman runc debootstrap python3-yaml
 )
 
 case $purpose in
