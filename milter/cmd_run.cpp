@@ -20,6 +20,7 @@
 #include "milter/signals.h"
 #include "shared/base/log.h"
 #include "shared/config/milter_socket.h"
+#include "shared/delivery/status_poller.h"
 #include "shared/text/message_text.h"
 
 namespace smsm {
@@ -142,6 +143,8 @@ int cmd_run(const Args& argv) {
         services.sender = &sender;
         services.limits = &limits;
         sender.start();
+        StatusPoller poller(holder, outbox, sender);  // delivery status and replies
+        poller.start();
         ReloadThread reloader([&holder] { reload(holder); });
         // Start-up leaves freed memory behind in the heap (the configuration checks, the
         // parse of libphonenumber's metadata, the warm-up message): give its pages back.
@@ -150,11 +153,13 @@ int cmd_run(const Args& argv) {
         log::started();
         if (take_pending_stop()) {
             log::info("stopping (signalled during start-up)");
+            poller.stop();
             sender.stop();
             return 0;
         }
         int rc = smfi_main();
         log::info("stopping");
+        poller.stop();
         sender.stop();
         return rc == MI_SUCCESS ? 0 : 1;
     } catch (const std::exception& e) {
