@@ -98,7 +98,7 @@ std::string compose_reply(const Config& cfg, const InboundMessage& reply, const 
     mail += fmt::format(
         "SMS from {} to {} at {},\nin reply to the SMS sent at {} (queue ID {}, job {}),\n"
         "relayed by sms-milter.\n",
-        log::number(number), printable(reply.to, 32), utc_time(reply.at), utc_time(alert.sent_at),
+        log::number(number), log::number(reply.to), utc_time(reply.at), utc_time(alert.sent_at),
         printable(alert.queue_id, 32), alert.job);
     return mail;
 }
