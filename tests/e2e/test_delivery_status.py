@@ -1,8 +1,9 @@
 """End to end: delivery status by polling and SMS replies mailed back (issue 12, SPEC §9).
 
-Real Postfix sandbox + real sms-milter + fake Twilio over HTTPS. One milter instance with a
-short status_poll_schedule (1s) and reply_poll_interval (1s), failure notices and replies
-mailed through the sandbox's sendmail, so that they reach the smtp-sink behind Postfix:
+Real Postfix sandbox + real sms-milter + fake Twilio over HTTPS. One milter instance with the
+README's delivery-status snippet as written, a short status_poll_schedule (1s, 2s) and
+reply_poll_interval (1s), failure notices and replies mailed through the sandbox's sendmail,
+so that they reach the smtp-sink behind Postfix:
   - an SMS that becomes undelivered 30007: the notice with the meaning reaches the sink,
     the log line says it, `queue show`/`list`/`stats` show it;
   - a delivered one: logged, no notice;
@@ -22,6 +23,7 @@ import secrets
 import time
 import unittest
 
+from doc_snippets import readme_block
 from harness import Environment, exit_on_sigterm
 
 SENDER = "alerts@example.com"
@@ -39,11 +41,12 @@ def setUpModule():
     if os.geteuid() != 0:
         raise unittest.SkipTest("the Postfix sandbox needs root")
     exit_on_sigterm()
-    env = Environment({"status": {"overrides": {
-        "failure_notice": "sender", "sendmail_command": sandbox_sendmail,
-        "status_poll_schedule": "1s, 2s", "status_poll_give_up": "5m",
-        "reply_forwarding": "yes", "reply_poll_interval": "1s", "reply_window": "1h",
-        "storm_window": "0"}}})
+    # The README's snippet as written, and short schedules for the test.
+    overrides = dict(line.split(" = ", 1) for line in readme_block("delivery-status"))
+    overrides.update({"sendmail_command": sandbox_sendmail, "storm_window": "0",
+                      "status_poll_schedule": "1s, 2s", "status_poll_give_up": "5m",
+                      "reply_poll_interval": "1s"})
+    env = Environment({"status": {"overrides": overrides}})
     unittest.addModuleCleanup(env.stop)
     ENV = env.start()
     ENV.fake.set_status_rules([
