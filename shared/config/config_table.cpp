@@ -515,6 +515,10 @@ void finish(Config& c, const std::map<std::string, int, std::less<>>& lines, boo
     if (!c.sender_rules_file.empty())
         c.sender_rules = std::make_shared<const SenderRules>(
             load_sender_rules(c.sender_rules_file, c.aliases.get(), errors));
+    // A Messaging Service's sending numbers are learned from the status polls (SPEC §9).
+    need(!c.reply_forwarding || c.twilio_messaging_service_sid.empty() || c.status_polling,
+         "reply_forwarding",
+         "reply_forwarding with twilio_messaging_service_sid needs status_polling = yes");
     if (auto at = c.failure_notice.rfind('@'); at != std::string::npos) {
         std::string domain = to_lower(c.failure_notice.substr(at + 1));
         for (const auto& d : c.gateway_domains)

@@ -56,6 +56,18 @@ TEST_CASE("status poll config: bad schedules are refused with the key's line") {
     }
 }
 
+TEST_CASE("reply_forwarding with a Messaging Service needs the status polls") {
+    test::TempDir d;
+    std::string mg = "twilio_messaging_service_sid = MG0123456789abcdef0123456789abcdef\n";
+    std::string cfg = test::minimal_config(d);
+    cfg.replace(cfg.find("twilio_from"), std::string("twilio_from = +15005550006\n").size(), mg);
+    auto bad =
+        load_config(d.write("mg.conf", cfg + "reply_forwarding = yes\nstatus_polling = no\n"));
+    REQUIRE_FALSE(bad.config);
+    CHECK(bad.errors.front().find("needs status_polling = yes") != std::string::npos);
+    CHECK(load_config(d.write("mg2.conf", cfg + "reply_forwarding = yes\n")).config);
+}
+
 TEST_CASE("a message resource: status, error code, the number it was sent from") {
     auto s = parse_message_status(
         R"({"sid":"SM1","status":"undelivered","error_code":30007,"from":"+15005550006"})");
