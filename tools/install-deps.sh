@@ -24,6 +24,7 @@ test=(
 	swaks miltertest sqlite3 groff-base man-db clang libclang-rt-14-dev
 	dpkg-dev fakeroot lintian m4 iproute2 util-linux
 	redis-server
+	podman runc debootstrap python3-yaml
 )
 
 case $purpose in
