@@ -12,6 +12,7 @@
 #include "shared/base/mask.h"
 #include "shared/base/strings.h"
 #include "shared/delivery/outbox.h"
+#include "shared/delivery/twilio_errors.h"
 #include "shared/policy/rate_limit.h"
 
 namespace smsm {
@@ -29,19 +30,54 @@ bool parse_id(const std::string& s, std::int64_t& id) {
     return ec == std::errc{} && end == s.data() + s.size() && id > 0;
 }
 
+// The delivery status column of `queue list`: Twilio's final status (with its error code),
+// "polling" while it is followed, "-" when it never was.
+std::string delivery_column(const Job& j) {
+    if (j.next_poll > 0) return j.status.empty() ? "polling" : "polling:" + printable(j.status, 12);
+    if (j.status.empty()) return "-";
+    return j.status_code ? fmt::format("{}:{}", printable(j.status, 12), j.status_code)
+                         : printable(j.status, 16);
+}
+
+// `queue show`: the delivery status lines (SPEC §9).
+std::string delivery_lines(const Job& j) {
+    std::string status = j.status.empty() ? "-" : printable(j.status, 32);
+    if (j.status_code) status += " (" + printable(twilio_error_text(j.status_code), 200) + ")";
+    if (j.next_poll > 0)
+        status += fmt::format(", polled {} time(s), next poll {}", j.polls, when(j.next_poll));
+    else if (j.polls > 0)
+        status += fmt::format(", polled {} time(s)", j.polls);
+    return fmt::format("sent at:      {}\ndelivery:     {}\nsent from:    {}\nmessage id:   {}\n",
+                       when(j.sent_at), status,
+                       j.sent_from.empty() ? "-" : log::number(j.sent_from),
+                       j.message_id.empty() ? "-" : printable(j.message_id, 250));
+}
+
+// `queue stats`: what became of the SMS sent and of the replies, since the outbox was made.
+void print_delivery_counters(Outbox& outbox) {
+    auto c = outbox.counters();
+    auto n = [&](const char* k) { return c.count(k) ? c[k] : 0; };
+    fmt::print("\ndelivery status (since the outbox was made):\n");
+    fmt::print("  {:<18} {}\n  {:<18} {}\n  {:<18} {}\n  {:<18} {}\n", "delivered", n("delivered"),
+               "undelivered", n("undelivered"), "failed", n("failed"), "unknown",
+               n("status_unknown"));
+    fmt::print("replies:\n  {:<18} {}\n  {:<18} {}\n", "forwarded", n("replies_forwarded"),
+               "dropped", n("replies_dropped"));
+}
+
 void show(const Job& j) {
     fmt::print(
         "id:           {}\nstate:        {}\nqueue id:     {}\nfrom:         <{}>\nrcpt:         "
         "{}\n"
         "number:       {}\nattempts:     {}\ncreated:      {}\nnext attempt: {}\nexpires:      {}\n"
-        "check first:  {}\ntwilio sid:   {}\nlast error:   {}\ntext:\n    {}\n",
+        "check first:  {}\ntwilio sid:   {}\nlast error:   {}\n{}text:\n    {}\n",
         j.id, state_name(j.state), printable(j.queue_id), printable(j.sender), log::address(j.rcpt),
         log::number(j.number), j.attempts, when(j.created),
         j.state == JobState::Queued || j.state == JobState::Deferred ? when(j.next_attempt) : "-",
         when(j.expires), j.check_first ? "yes (Twilio is asked before any resend)" : "no",
         j.sid.empty() ? "-" : j.sid,
         j.last_error.empty() ? "-" : printable(mask_numbers_in_text(j.last_error), 1000),
-        display_text(j.body, 2000, "    "));
+        delivery_lines(j), display_text(j.body, 2000, "    "));
 }
 
 // Where the rate limits and storm windows stand, from the outbox (the daemon also counts the
@@ -99,21 +135,22 @@ int cmd_queue(const Args& argv) {
         Outbox outbox(load.config->state_directory);
         if (action == "list") {
             auto jobs = outbox.list(kListLimit);
-            fmt::print("{:>8}  {:<8}  {:>3}  {:<20}  {:<14}  {:<12}  {}\n", "ID", "STATE", "TRY",
-                       "NEXT ATTEMPT", "TO", "QUEUE-ID", "LAST ERROR");
+            fmt::print("{:>8}  {:<8}  {:>3}  {:<20}  {:<14}  {:<12}  {:<17}  {}\n", "ID", "STATE",
+                       "TRY", "NEXT ATTEMPT", "TO", "QUEUE-ID", "DELIVERY", "LAST ERROR");
             for (const auto& j : jobs)
-                fmt::print("{:>8}  {:<8}  {:>3}  {:<20}  {:<14}  {:<12}  {}\n", j.id,
+                fmt::print("{:>8}  {:<8}  {:>3}  {:<20}  {:<14}  {:<12}  {:<17}  {}\n", j.id,
                            state_name(j.state), j.attempts,
                            j.state == JobState::Queued || j.state == JobState::Deferred
                                ? when(j.next_attempt)
                                : "-",
-                           log::number(j.number), printable(j.queue_id, 12),
+                           log::number(j.number), printable(j.queue_id, 12), delivery_column(j),
                            printable(mask_numbers_in_text(j.last_error), 60));
             if (jobs.size() == kListLimit) fmt::print("(the newest {} jobs)\n", kListLimit);
         } else if (action == "stats") {
             for (const auto& [state, n] : outbox.count_by_state())
                 fmt::print("{:<9} {}\n", state, n);
             print_limits(*load.config, outbox);
+            print_delivery_counters(outbox);
         } else if (action == "show") {
             auto job = outbox.get(id);
             if (!job) {

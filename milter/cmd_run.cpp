@@ -25,6 +25,7 @@
 #include "shared/metrics/http_server.h"
 #include "shared/metrics/listen_address.h"
 #include "shared/metrics/metrics.h"
+#include "shared/delivery/status_poller.h"
 #include "shared/shared_state/shared_state.h"
 #include "shared/text/message_text.h"
 
@@ -192,6 +193,8 @@ int cmd_run(const Args& argv) {
         services.limits = &limits;
         services.shared = cfg.shared_state.empty() ? nullptr : shared.get();
         sender.start();
+        StatusPoller poller(holder, outbox, sender);  // delivery status and replies
+        poller.start();
         ReloadThread reloader([&holder] { reload(holder); });
         // Start-up leaves freed memory behind in the heap (the configuration checks, the
         // parse of libphonenumber's metadata, the warm-up message): give its pages back.
@@ -200,11 +203,13 @@ int cmd_run(const Args& argv) {
         log::started();
         if (take_pending_stop()) {
             log::info("stopping (signalled during start-up)");
+            poller.stop();
             sender.stop();
             return 0;
         }
         int rc = smfi_main();
         log::info("stopping");
+        poller.stop();
         sender.stop();
         return rc == MI_SUCCESS ? 0 : 1;
     } catch (const std::exception& e) {

@@ -87,6 +87,14 @@ struct Config {
     std::string failure_notice;                 // empty: none; "sender"; or an address
     std::vector<std::string> sendmail_command;  // argv
 
+    // Delivery status and replies (SPEC §9; shared/delivery/status_poller.h).
+    bool status_polling = true;
+    std::vector<std::chrono::seconds> status_poll_schedule;  // delays after the send, >= 1
+    std::chrono::seconds status_poll_give_up{86400};
+    bool reply_forwarding = false;
+    std::chrono::seconds reply_window{86400};
+    std::chrono::seconds reply_poll_interval{60};
+
     std::string run_as_user;  // empty: stay as started
 
     LogTo log_to = LogTo::Syslog;

@@ -365,6 +365,36 @@ const KeyDef kKeys[] = {
          if (c.sendmail_command.empty() || c.sendmail_command[0].front() != '/')
              bad("expected an absolute path");
      }},
+    // Delivery status and replies (SPEC §9).
+    {"status_polling", "yes/no", Applies::OnReload, "yes",
+     "yes: follow each sent SMS's delivery status at Twilio (status_poll_schedule) until it is "
+     "delivered, undelivered or failed; undelivered and failed count as permanent failures",
+     [](Config& c, std::string_view v) { c.status_polling = parse_bool(v); }},
+    {"status_poll_schedule", "times", Applies::OnReload, "30s, 2m, 10m, 1h",
+     "when the status of a sent SMS is fetched: each time is the wait before the next poll "
+     "(the first counts from the send); the last repeats until status_poll_give_up",
+     [](Config& c, std::string_view v) {
+         c.status_poll_schedule.clear();
+         for (const auto& t : split_list(v))
+             c.status_poll_schedule.push_back(parse_duration(t, 1, 86400));
+         if (c.status_poll_schedule.empty() || c.status_poll_schedule.size() > 20)
+             bad("expected 1 to 20 times, like 30s, 2m, 10m, 1h");
+     }},
+    {"status_poll_give_up", "time", Applies::OnReload, "1d",
+     "how long after the send the status is followed; then it stays unknown (no notice)",
+     [](Config& c, std::string_view v) {
+         c.status_poll_give_up = parse_duration(v, 1, 7 * 86400);
+     }},
+    {"reply_forwarding", "yes/no", Applies::OnReload, "no",
+     "yes: SMS replies to the sending number are mailed to the envelope sender of the latest "
+     "SMS sent to the replying number within reply_window",
+     [](Config& c, std::string_view v) { c.reply_forwarding = parse_bool(v); }},
+    {"reply_window", "time", Applies::OnReload, "1d",
+     "how long after an SMS a reply from its number is mailed back to that SMS's sender",
+     [](Config& c, std::string_view v) { c.reply_window = parse_duration(v, 60, 30 * 86400); }},
+    {"reply_poll_interval", "time", Applies::OnReload, "1m",
+     "how often Twilio's list of messages to the sending number(s) is read for replies",
+     [](Config& c, std::string_view v) { c.reply_poll_interval = parse_duration(v, 1, 3600); }},
     {"run_as_user", "user", Applies::OnRestart, "",
      "user to become after binding the socket, when started as root (empty: stay as started; "
      "systemd's User= is the usual way)",
@@ -496,6 +526,10 @@ void finish(Config& c, const std::map<std::string, int, std::less<>>& lines, boo
     if (!c.sender_rules_file.empty())
         c.sender_rules = std::make_shared<const SenderRules>(
             load_sender_rules(c.sender_rules_file, c.aliases.get(), errors));
+    // A Messaging Service's sending numbers are learned from the status polls (SPEC §9).
+    need(!c.reply_forwarding || c.twilio_messaging_service_sid.empty() || c.status_polling,
+         "reply_forwarding",
+         "reply_forwarding with twilio_messaging_service_sid needs status_polling = yes");
     if (auto at = c.failure_notice.rfind('@'); at != std::string::npos) {
         std::string domain = to_lower(c.failure_notice.substr(at + 1));
         for (const auto& d : c.gateway_domains)

@@ -90,12 +90,11 @@ std::string compose_notice(const Job& job, const std::string& reason, const std:
            text + "\n";
 }
 
-bool send_failure_notice(const Config& cfg, const Job& job, const std::string& reason) {
-    std::string to = notice_recipient(cfg, job);
-    if (to.empty() || cfg.sendmail_command.empty()) return true;
+bool pipe_to_sendmail(const Config& cfg, const std::string& to, const std::string& mail) {
+    if (cfg.sendmail_command.empty()) return false;
     std::vector<std::string> args = cfg.sendmail_command;
     for (const char* a : {"-i", "-f", "", "--"}) args.emplace_back(a);
-    args.push_back(bare_address(to));
+    args.push_back(to);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -121,9 +120,15 @@ bool send_failure_notice(const Config& cfg, const Job& job, const std::string& r
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     ::close(pipefd[0]);
-    bool ok = rc == 0 && write_all(pipefd[1], compose_notice(job, reason, to));
+    bool ok = rc == 0 && write_all(pipefd[1], mail);
     ::close(pipefd[1]);
-    ok = rc == 0 && reap(pid) && ok;
+    return rc == 0 && reap(pid) && ok;
+}
+
+bool send_failure_notice(const Config& cfg, const Job& job, const std::string& reason) {
+    std::string to = notice_recipient(cfg, job);
+    if (to.empty() || cfg.sendmail_command.empty()) return true;
+    bool ok = pipe_to_sendmail(cfg, bare_address(to), compose_notice(job, reason, to));
     if (ok)
         log::info(log::Qid{job.queue_id}, "to={}, failure notice mailed to <{}>",
                   log::number(job.number), printable(bare_address(to)));

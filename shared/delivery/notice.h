@@ -23,4 +23,9 @@ std::string compose_notice(const Job& job, const std::string& reason, const std:
 // Sends a notice when configured; returns false (and logs) when sendmail failed.
 bool send_failure_notice(const Config& cfg, const Job& job, const std::string& reason);
 
+// Pipes one mail to sendmail_command with the null envelope sender, for `to` (a bare
+// address); true when sendmail took it (exited 0 within 30 s). Also for replies
+// (reply_mail.h).
+bool pipe_to_sendmail(const Config& cfg, const std::string& to, const std::string& mail);
+
 }  // namespace smsm

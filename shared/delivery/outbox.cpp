@@ -15,7 +15,7 @@ namespace smsm {
 
 namespace {
 
-constexpr std::int64_t kSchemaVersion = 1;
+constexpr std::int64_t kSchemaVersion = 2;  // 2: delivery status and replies
 constexpr const char* kSchema = R"(
 CREATE TABLE IF NOT EXISTS jobs (
     id           INTEGER PRIMARY KEY,
@@ -66,10 +66,14 @@ CREATE INDEX IF NOT EXISTS storms_key ON storms (key, closes);
 CREATE INDEX IF NOT EXISTS storms_closes ON storms (closes);
 )";
 
-constexpr const char* kJobColumns =
+}  // namespace
+
+const char* const kJobColumns =
     "id, queue_id, sender, rcpt, number, body, state, attempts, last_error, sid, check_first, "
-    "created, "
-    "next_attempt, expires";
+    "created, next_attempt, expires, message_id, status, status_code, next_poll, polls, "
+    "sent_at, sent_from";
+
+namespace {
 
 JobState parse_state(const std::string& name) {
     for (auto st : {JobState::Queued, JobState::Sending, JobState::Sent, JobState::Deferred,
@@ -77,6 +81,8 @@ JobState parse_state(const std::string& name) {
         if (name == state_name(st)) return st;
     throw std::runtime_error(fmt::format("outbox: unknown job state \"{}\"", name));
 }
+
+}  // namespace
 
 Job read_job(const Stmt& s) {
     Job j;
@@ -94,10 +100,15 @@ Job read_job(const Stmt& s) {
     j.created = s.integer(11);
     j.next_attempt = s.integer(12);
     j.expires = s.integer(13);
+    j.message_id = s.text(14);
+    j.status = s.text(15);
+    j.status_code = static_cast<int>(s.integer(16));
+    j.next_poll = s.integer(17);
+    j.polls = static_cast<int>(s.integer(18));
+    j.sent_at = s.integer(19);
+    j.sent_from = s.text(20);
     return j;
 }
-
-}  // namespace
 
 const char* state_name(JobState s) {
     switch (s) {
@@ -138,6 +149,7 @@ Outbox::Outbox(const std::string& state_directory) {
         throw std::runtime_error(
             fmt::format("{}: outbox schema version {} is newer than this program's {}", path, found,
                         kSchemaVersion));
+    if (found < kSchemaVersion) migrate(found);  // also a new outbox (found 0)
     exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
     files.mark_created();
     // Outcomes that a power loss may lose harmlessly (see outbox.h) go through a second
@@ -245,10 +257,10 @@ EnqueueResult Outbox::insert_jobs(const EnqueueRequest& request, std::int64_t no
 std::int64_t Outbox::insert_job(const NewJob& j, std::int64_t now) {
     Stmt s(db_.get(),
            "INSERT INTO jobs (created, updated, queue_id, sender, rcpt, number, body, "
-           "state, next_attempt, "
-           "expires) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?1, ?7)");
+           "state, next_attempt, expires, message_id) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, "
+           "'queued', ?1, ?7, ?8)");
     s.bind(1, now).bind(2, j.queue_id).bind(3, j.sender).bind(4, j.rcpt).bind(5, j.number);
-    s.bind(6, j.body).bind(7, to_unix(j.expires)).run();
+    s.bind(6, j.body).bind(7, to_unix(j.expires)).bind(8, j.message_id).run();
     return sqlite3_last_insert_rowid(db_.get());
 }
 
@@ -313,14 +325,16 @@ std::optional<Clock::time_point> Outbox::next_due(std::optional<bool> check_firs
     return Clock::time_point(std::chrono::seconds(*next));
 }
 
-void Outbox::mark_sent(std::int64_t id, const std::string& sid) {
+void Outbox::mark_sent(std::int64_t id, const std::string& sid, std::int64_t first_poll) {
     std::lock_guard lock(mutex_);
-    Stmt(unsynced_db_.get(),
-         "UPDATE jobs SET state = 'sent', sid = ?2, last_error = '', check_first = 0, updated = ?3 "
-         "WHERE id = ?1")
+    Stmt(
+        unsynced_db_.get(),
+        "UPDATE jobs SET state = 'sent', sid = ?2, last_error = '', check_first = 0, updated = ?3, "
+        "sent_at = ?3, next_poll = ?4, polls = 0, status = '' WHERE id = ?1")
         .bind(1, id)
         .bind(2, sid)
         .bind(3, unix_now())
+        .bind(4, first_poll)
         .run();
 }
 
@@ -425,7 +439,10 @@ int Outbox::purge_finished(Clock::time_point cutoff) {
     std::lock_guard lock(mutex_);
     // Rate counts live at most a week (RateLimiter::kLongestPeriod).
     Stmt(db_.get(), "DELETE FROM rate_events WHERE at < ?1").bind(1, unix_now() - 7 * 86400).run();
-    return Stmt(db_.get(), "DELETE FROM jobs WHERE state IN ('sent','failed') AND updated < ?1")
+    Stmt(db_.get(), "DELETE FROM replies WHERE at < ?1").bind(1, unix_now() - 30 * 86400).run();
+    return Stmt(db_.get(),
+                "DELETE FROM jobs WHERE state IN ('sent','failed') AND updated < ?1 AND "
+                "next_poll = 0")
         .bind(1, to_unix(cutoff))
         .run();
 }

@@ -58,6 +58,7 @@ struct NewJob {
     std::string storm_sample{};   // the start of the text, for a storm's summary
     bool counted = true;          // counts against the rate limits (a rate_events row)
     SharedStorm shared_storm{};   // First: opens a storm here; Held: held back, not queued
+    std::string message_id{};     // the mail's Message-ID, for In-Reply-To of a reply
 };
 
 enum class JobState { Queued, Sending, Sent, Deferred, Failed };
@@ -78,6 +79,32 @@ struct Job {
     std::int64_t created = 0;  // unix seconds
     std::int64_t next_attempt = 0;
     std::int64_t expires = 0;
+    // Delivery status after the send (outbox_status.cpp), SPEC §9.
+    std::string message_id;      // of the mail, as received ("<...>"); may be empty
+    std::string status;          // Twilio's last status seen; empty: not polled yet
+    int status_code = 0;         // Twilio's error code with it
+    std::int64_t next_poll = 0;  // unix seconds; 0: no poll due (final, given up, off)
+    int polls = 0;
+    std::int64_t sent_at = 0;  // when Twilio accepted it; 0: not sent
+    std::string sent_from;     // the number Twilio sent it from, when known
+};
+
+// A status poll that found the final status: what became of the job (outbox_status.cpp).
+struct StatusUpdate {
+    std::string status;                     // Twilio's status
+    int code = 0;                           // its error code
+    std::string from;                       // the number Twilio sent from, when the answer said
+    std::optional<std::int64_t> next_poll;  // none: stop polling (final, or given up)
+    bool gave_up = false;                   // stopped without a final status
+};
+
+// The alert a reply from `number` answers: the latest SMS sent to it within the window.
+struct ReplyTarget {
+    std::int64_t job = 0;
+    std::string queue_id;
+    std::string sender;
+    std::string message_id;
+    std::int64_t sent_at = 0;
 };
 
 // What enqueue did with each job: its id; or 0 when it was a duplicate, or held back by a
@@ -168,7 +195,9 @@ class Outbox {
     // a job falling due without check_first.
     std::optional<Clock::time_point> next_due(std::optional<bool> check_first = std::nullopt);
 
-    void mark_sent(std::int64_t id, const std::string& sid);  // no fsync of its own
+    // first_poll: when its delivery status is first fetched (unix seconds); 0: never.
+    void mark_sent(std::int64_t id, const std::string& sid,
+                   std::int64_t first_poll = 0);  // no fsync of its own
     void mark_deferred(std::int64_t id, Clock::time_point next, const std::string& error,
                        bool check_first);  // no fsync of its own
     void mark_failed(std::int64_t id, const std::string& error);
@@ -186,8 +215,42 @@ class Outbox {
     bool drop(std::int64_t id);
     std::map<std::string, std::int64_t> count_by_state();
 
-    // Deletes sent and failed jobs last changed before the cutoff; how many.
+    // Deletes sent and failed jobs last changed before the cutoff, unless their status is
+    // still followed; how many.
     int purge_finished(Clock::time_point cutoff);
+
+    // ---- delivery status and replies (outbox_status.cpp) ----------------------------------
+    // Sent jobs whose status poll is due at `now`, oldest due first, at most `limit`.
+    std::vector<Job> due_polls(std::int64_t now, std::size_t limit);
+    // When the next status poll falls due, if any.
+    std::optional<std::int64_t> next_poll_due();
+    // Records a poll's answer. A final (or given-up) status is recorded once: true when this
+    // call recorded it (and counted it: delivered, undelivered, failed, status_unknown), so
+    // that its log line and notice come once even if a poll is repeated.
+    bool record_status(std::int64_t id, const StatusUpdate& update);
+    // A poll that failed (HTTP error, timeout): tried again at next_poll, or stopped (0).
+    void poll_failed(std::int64_t id, std::int64_t next_poll, const std::string& error);
+    // Stops following every status (status_polling = no); how many.
+    int stop_polls();
+
+    // Numbers Twilio sent from since `since` (Messaging Service senders), for the replies.
+    std::vector<std::string> sent_from_numbers(std::int64_t since);
+    ReplyTarget reply_target(const std::string& number, std::int64_t reply_at,
+                             std::chrono::seconds window);
+    // Remembers a reply's SID before it is mailed (durable): false when it was seen before.
+    bool claim_reply(const std::string& sid, const std::string& number, std::int64_t at,
+                     const std::string& outcome);
+    void set_reply_outcome(const std::string& sid, const std::string& outcome);
+    void forget_reply(const std::string& sid);  // to be handled again (sendmail failed)
+    // Where the reply poll of a sending number left off (unix seconds; 0: never polled).
+    std::int64_t reply_cursor(const std::string& to);
+    void set_reply_cursor(const std::string& to, std::int64_t since);
+
+    // Counters since the outbox was made: delivered, undelivered, failed, status_unknown,
+    // replies_forwarded, replies_dropped (those that happened; a missing one is 0). For
+    // `queue stats` and the metrics endpoint.
+    std::map<std::string, std::int64_t> counters();
+    void count(const std::string& name);
 
   private:
     struct EnqueueRequest {
@@ -212,6 +275,8 @@ class Outbox {
         void operator()(sqlite3* db) const;
     };
     void exec(const char* sql);
+    void migrate(std::int64_t from_version);  // outbox_status.cpp
+    void count_locked(const std::string& name);
     std::mutex mutex_;
     std::unique_ptr<sqlite3, Closer> db_;
     std::unique_ptr<sqlite3, Closer> unsynced_db_;  // the same file, synchronous=NORMAL

@@ -64,4 +64,8 @@ class Stmt {
     sqlite3_stmt* st_ = nullptr;
 };
 
+// The jobs table's columns as read_job() reads them (outbox.cpp).
+extern const char* const kJobColumns;
+Job read_job(const Stmt& s);
+
 }  // namespace smsm

@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <random>
 
+#include "shared/base/clock.h"
 #include "shared/base/log.h"
 #include "shared/base/strings.h"
+#include "shared/delivery/message_status.h"
 #include "shared/delivery/notice.h"
 #include "shared/delivery/pacer.h"
 #include "shared/metrics/metrics.h"
@@ -27,6 +29,13 @@ constexpr auto kLookupSlack = std::chrono::minutes(2);  // clock skew between us
 constexpr auto kClaimAhead = std::chrono::milliseconds(250);
 constexpr std::size_t kLookupsOpen = 4;     // claimed for a lookup at once (one is looked up)
 constexpr std::size_t kMaxNotices = 10000;  // failure notices waiting for sendmail
+
+// When a job sent now has its delivery status fetched first (status_poller.h); 0: never.
+std::int64_t first_poll(const Config& cfg) {
+    if (!cfg.status_polling) return 0;
+    auto now = unix_now();
+    return next_poll_time(cfg, 0, now, now).value_or(0);
+}
 
 // retry_time() with a random jitter.
 Clock::time_point jittered_retry_time(std::chrono::seconds delay) {
@@ -303,7 +312,10 @@ void Sender::take_due(Dispatch& d) {
     std::size_t room = d.send_room();
     std::size_t sends = d.sends.exhausted || room == 0 ? 0 : d.to_claim();
     std::size_t lookups = d.lookups.exhausted ? 0 : lookup_room;
-    if (sends + lookups == 0) return;
+    if (sends + lookups == 0) {
+        note_creates_waiting(d);
+        return;
+    }
     std::vector<Job> jobs;
     try {
         if (sends > 0) close_storms();  // summaries due now become jobs to claim
@@ -328,6 +340,13 @@ void Sender::take_due(Dispatch& d) {
     };
     if (sends > 0 && got_sends < sends) until_next(d.sends, false);
     if (lookups > 0 && got_lookups < lookups) until_next(d.lookups, true);
+    note_creates_waiting(d);
+}
+
+// For the status poller, which waits while creates wait (status_poller.h).
+void Sender::note_creates_waiting(const Dispatch& d) {
+    creates_waiting_.store(!d.ready.empty() || d.send_room() == 0 || !d.sends.exhausted,
+                           std::memory_order_relaxed);
 }
 
 // Jobs the outbox says are being sent but that no part of the sender holds: a state write
@@ -515,7 +534,7 @@ bool Sender::check_before_resend(const Job& job, MessageLookup& lookup, const Co
     LookupResult found = lookup.find_message(job.number, job.body, since);
     switch (found.kind) {
         case LookupResult::Kind::Found:
-            outbox_.mark_sent(job.id, found.sid);
+            outbox_.mark_sent(job.id, found.sid, first_poll(cfg));
             log::info(q,
                       "to={}, from=<{}>, status=sent, sid={} (found at Twilio after an uncertain "
                       "outcome)",
@@ -551,7 +570,7 @@ void Sender::record(const Job& job, const SendResult& r, const Config& cfg) {
     log::Qid q{job.queue_id};
     switch (r.kind) {
         case SendResult::Kind::Sent:
-            outbox_.mark_sent(job.id, r.sid);
+            outbox_.mark_sent(job.id, r.sid, first_poll(cfg));
             log::info(q, "to={}, from=<{}>, status=sent, sid={}, segments={}, attempts={}",
                       log::number(job.number), printable(job.sender), printable(r.sid, 64),
                       r.segments, job.attempts);

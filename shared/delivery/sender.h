@@ -8,6 +8,7 @@
 // slow lookup nor sendmail ever stalls the requests in flight.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -77,6 +78,10 @@ class Sender {
         const std::function<void()>& progress);
     void release(const std::vector<std::int64_t>& ids, bool notify);
 
+    // Create requests are waiting to start (claimed or due, and no room or pace for them):
+    // the status poller waits, so that polls never delay a send.
+    bool creates_waiting() const { return creates_waiting_.load(std::memory_order_relaxed); }
+
     // Mails a failure notice for something that is not a job of the outbox (an SMS recipient
     // refused at end of message), on the notice thread, with this configuration.
     void mail_notice(std::shared_ptr<const Config> cfg, Job job, std::string reason);
@@ -87,6 +92,7 @@ class Sender {
     bool refresh_transport(Dispatch& d);
     std::chrono::steady_clock::time_point run_until(const Dispatch& d, bool may_start);
     void take_due(Dispatch& d);
+    void note_creates_waiting(const Dispatch& d);
     void close_storms();
     int sweep_stranded(const Dispatch& d);
     void start_job(Dispatch& d, const Job& job, bool looked_up);
@@ -138,6 +144,7 @@ class Sender {
     std::map<std::int64_t, std::optional<FirstAnswer>> watched_;
     std::map<std::int64_t, std::string> owed_notices_;  // job id -> failure reason
     Clock::time_point last_auth_complaint_{};
+    std::atomic<bool> creates_waiting_{false};
 };
 
 }  // namespace smsm

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <ctime>
 #include <stdexcept>
 
@@ -178,6 +179,42 @@ LookupResult TwilioClient::find_message(const std::string& to, const std::string
         url = ep.base_url + found.next_page_uri;  // a path: it stays on the configured host
     }
     return LookupResult{LookupResult::Kind::Error, "", "message list too long to search", ""};
+}
+
+SendResult TwilioClient::fetch_message(const std::string& sid, std::string& response) {
+    const TwilioEndpoint& ep = state_->ep;
+    if (sid.empty() || sid.size() > 64 ||
+        !std::all_of(sid.begin(), sid.end(), [](unsigned char c) { return std::isalnum(c); })) {
+        SendResult r;
+        r.kind = SendResult::Kind::Permanent;
+        r.error = "not a message SID";
+        return r;
+    }
+    return perform(
+        fmt::format("{}/2010-04-01/Accounts/{}/Messages/{}.json", ep.base_url, ep.account_sid, sid),
+        nullptr, &response);
+}
+
+SendResult TwilioClient::list_messages_to(const std::string& to, std::int64_t since,
+                                          const std::string& page_uri, std::string& response) {
+    const TwilioEndpoint& ep = state_->ep;
+    if (!page_uri.empty()) {
+        if (page_uri.front() != '/') {
+            SendResult r;
+            r.kind = SendResult::Kind::Ambiguous;
+            r.error = "unexpected next_page_uri";
+            return r;
+        }
+        return perform(ep.base_url + page_uri, nullptr, &response);  // stays on the host
+    }
+    std::time_t t = static_cast<std::time_t>(since);
+    struct tm tm {};
+    gmtime_r(&t, &tm);
+    char day[16];
+    std::strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    std::string url = ep.messages_url() + "?To=" + url_escape(state_->curl.get(), to) +
+                      "&DateSent%3E=" + day + "&PageSize=50";
+    return perform(url, nullptr, &response);
 }
 
 SendResult TwilioClient::perform(const std::string& url, const std::string* post_fields,

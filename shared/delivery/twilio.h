@@ -70,6 +70,13 @@ class TwilioClient {
     // Looks for a message to `to` with this body created since `since` (Twilio's list API).
     LookupResult find_message(const std::string& to, const std::string& body,
                               std::chrono::system_clock::time_point since);
+    // Delivery status and replies (SPEC §9; message_status.h parses the answers):
+    // GET one message resource; the answer's body goes to `response`.
+    SendResult fetch_message(const std::string& sid, std::string& response);
+    // GET a page of the messages to `to` sent on or after the (UTC) day of `since` (unix
+    // seconds), or the page at `page_uri` (a next_page_uri) when not empty.
+    SendResult list_messages_to(const std::string& to, std::int64_t since,
+                                const std::string& page_uri, std::string& response);
 
   private:
     struct State;

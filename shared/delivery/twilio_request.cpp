@@ -161,7 +161,7 @@ SendResult TwilioRequest::finish(CURLcode rc, std::string* response) {
     curl_off_t us = 0;
     curl_easy_getinfo(c_, CURLINFO_TOTAL_TIME_T, &us);
     metrics::count_twilio_answer(
-        fields_.empty() ? metrics::TwilioRequest::Lookup : metrics::TwilioRequest::Create,
+        fields_.empty() ? metrics::TwilioRequest::Read : metrics::TwilioRequest::Create,
         r.http_status, r.code, static_cast<double>(us) / 1e6);
     return r;
 }

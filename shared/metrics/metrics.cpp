@@ -28,7 +28,8 @@ constexpr std::size_t idx(E e) {
 }
 
 constexpr std::array<std::string_view, n_of<SmsStatus>()> kSmsStatus = {
-    "queued", "sent", "deferred", "failed", "suppressed", "duplicate", "delivered", "undelivered"};
+    "queued",    "sent",      "deferred",    "failed", "suppressed",
+    "duplicate", "delivered", "undelivered", "unknown"};
 constexpr std::array<std::string_view, n_of<RcptReason>()> kRcptReason = {
     "allowed",
     "client",
@@ -44,7 +45,7 @@ constexpr std::array<std::string_view, n_of<RcptReason>()> kRcptReason = {
     "shared_state_unavailable"};
 constexpr std::array<std::string_view, n_of<RateLimitKind>()> kLimit = {"sender", "destination",
                                                                         "global"};
-constexpr std::array<std::string_view, n_of<TwilioRequest>()> kRequest = {"create", "lookup"};
+constexpr std::array<std::string_view, n_of<TwilioRequest>()> kRequest = {"create", "read"};
 
 // A value added to an enum without its name here would be an empty label: refuse to build.
 template <std::size_t N>
@@ -108,15 +109,16 @@ constexpr Family kFamilies[] = {
      "RCPT decisions for gateway recipients, by result (accept, reject, tempfail) and reason"},
     {"sms_milter_sms_total", "counter",
      "SMS by status, one count per log line with that status= (queued, sent, deferred, failed, "
-     "suppressed, duplicate, delivered, undelivered)"},
+     "suppressed, duplicate, delivered, undelivered, unknown)"},
     {"sms_milter_rate_limit_hits_total", "counter",
      "recipients refused with 450 4.7.1 by a rate limit (this relay's or one shared through "
      "shared_state), by limit (sender, destination, global)"},
     {"sms_milter_twilio_responses_total", "counter",
-     "Twilio requests by kind (create, lookup), HTTP status and Twilio error code (none: no "
+     "Twilio requests by kind (create; read: message list, status and reply polls), HTTP status "
+     "and Twilio error code (none: no "
      "HTTP answer or no error code)"},
     {"sms_milter_twilio_request_duration_seconds", "histogram",
-     "time from the start of a Twilio request to its end, by kind (create, lookup)"},
+     "time from the start of a Twilio request to its end, by kind (create, read)"},
     {"sms_milter_end_of_message_duration_seconds", "histogram",
      "time end of message took for messages with SMS recipients (jobs made durable, eom_wait)"},
     {"sms_milter_config_reloads_total", "counter",

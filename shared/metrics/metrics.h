@@ -15,8 +15,8 @@
 namespace smsm::metrics {
 
 // SMS by what became of them: one count per log line with that status= (queued, suppressed,
-// duplicate at end of message; sent, deferred, failed by the sender; delivered and
-// undelivered by the delivery status follow-up, SPEC §9).
+// duplicate at end of message; sent, deferred, failed by the sender; delivered, undelivered,
+// failed and unknown by the delivery status follow-up, SPEC §9).
 enum class SmsStatus {
     Queued,
     Sent,
@@ -26,6 +26,7 @@ enum class SmsStatus {
     Duplicate,
     Delivered,
     Undelivered,
+    Unknown,  // the delivery status was given up on (status_poll_give_up)
     Count_
 };
 
@@ -49,7 +50,9 @@ enum class RcptReason {
 
 enum class RateLimitKind { Sender, Destination, Global, Count_ };
 
-enum class TwilioRequest { Create, Lookup, Count_ };
+// create: POST of a message; read: any GET (the message list after an uncertain outcome,
+// status polls, reply polls).
+enum class TwilioRequest { Create, Read, Count_ };
 
 // Counting, from any thread.
 void count_message();  // a message with SMS recipients reached end of message

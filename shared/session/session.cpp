@@ -9,6 +9,7 @@
 #include "shared/base/clock.h"
 #include "shared/base/log.h"
 #include "shared/base/strings.h"
+#include "shared/delivery/reply_mail.h"
 #include "shared/metrics/metrics.h"
 #include "shared/policy/address.h"
 #include "shared/text/message_text.h"
@@ -190,6 +191,7 @@ void Message::header(std::string_view name, std::string_view value) {
     // text (even from a device that sends no Message-ID) has another Date.
     if (iequals(name, "Message-ID") || iequals(name, "Date"))
         identity_ += std::string(trim(value).substr(0, 998)) + '\n';
+    if (iequals(name, "Message-ID")) message_id_ = well_formed_message_id(value);
 }
 
 void Message::body(std::string_view chunk) {
@@ -258,6 +260,7 @@ std::vector<NewJob> Message::make_jobs(std::string_view qid, const std::string& 
             if (cfg_->duplicate_window.count() > 0)
                 j.dedup_key = dedup_key(j.sender, number, identity_, text);
             j.expires = expires;
+            j.message_id = message_id_;
             if (storms) {
                 j.storm_key = storm_key(j.sender, number, text);
                 j.storm_sample = sample;

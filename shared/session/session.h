@@ -104,7 +104,8 @@ class Message {
     std::size_t ordinary_ = 0;
     BodyCapture capture_;  // headers and body, bounded
     std::size_t headers_ = 0;
-    std::string identity_;  // the Message-ID and Date headers
+    std::string identity_;    // the Message-ID and Date headers
+    std::string message_id_;  // the Message-ID header, when well-formed (for replies)
     bool in_body_ = false;
     bool headers_cut_ = false;
     bool mime_cut_ = false;  // the MIME parser saw only the start (shared/text/mime_limit.h)

@@ -13,6 +13,13 @@ Control API on the same port, no auth, JSON:
                           {"delay_ms":2000}, {"drop":true}]   (drop: close without answering;
                           with "create":true the message is recorded first)
   POST /_fake/latency    {"ms":100}: delay every create
+  POST /_fake/status_rules  delivery status transitions (issue 12), first match wins, e.g.
+                         [{"to":"+14155550199","status":"undelivered","error_code":30007,
+                           "after_s":1}, {"to":"*","status":"delivered","after_s":1}]:
+                         a message created that long ago shows that status when fetched
+                         (GET Messages/SM....json or the list); before, and with no rule, "sent"
+  POST /_fake/inbound    {"from":"+14155550123","to":"+15005550006","body":"ACK"}: a reply
+                         (direction inbound, status received); answers {"sid": ...}
 The message list is paged like Twilio's (PageSize, Page; next_page_uri while more remain).
 
 Use FakeTwilio(...).start()/.stop() in-process (stop closes every open connection; start
@@ -88,6 +95,7 @@ class FakeTwilio:
             self._messages, self._script, self.latency_ms = [], [], 0
             self._stats = {"requests": 0, "connections": 0, "creates": 0,
                            "handshake_failures": 0}
+        self._reset_delivery()
 
     def set_script(self, items):
         with self.lock:
@@ -236,9 +244,7 @@ class FakeTwilio:
                     ("DateSent>" in q and day < q["DateSent>"]) or \
                     ("DateSent<" in q and day > q["DateSent<"]):
                 continue
-            m = public(m)
-            m.update(status="sent", date_sent=m["date_created"])
-            out.append(m)
+            out.append(self.delivery_view(m))
         size = max(1, min(1000, int(q.get("PageSize", 50))))
         page = max(0, int(q.get("Page", 0)))
         uri = "%s%s/Messages.json" % (API, self.account_sid)
@@ -258,6 +264,53 @@ class FakeTwilio:
                 "first_page_uri": page_uri(0),
                 "next_page_uri": page_uri(page + 1) if more else None,
                 "previous_page_uri": page_uri(page - 1) if page > 0 else None}
+
+
+    # ---- delivery status and replies (issue 12) -------------------------------------------
+    def _reset_delivery(self):
+        """Called by reset() under the lock."""
+        self._status_rules = []
+
+    def set_status_rules(self, rules):
+        """[{"to": "+1..." or "*", "status": ..., "error_code": N, "after_s": S}], first match
+        wins: a message created S seconds ago or more shows that status when fetched."""
+        with self.lock:
+            self._status_rules = [dict(r) for r in rules]
+
+    def add_inbound(self, from_, to, body):
+        """A reply from a phone to one of our numbers, as Twilio lists it; returns its SID."""
+        now = email.utils.formatdate(usegmt=True)
+        sid = "SM" + secrets.token_hex(16)
+        msg = {"sid": sid, "account_sid": self.account_sid, "api_version": "2010-04-01",
+               "to": to, "from": from_, "messaging_service_sid": None, "body": body,
+               "status": "received", "num_segments": "1", "num_media": "0",
+               "direction": "inbound", "date_created": now, "date_updated": now,
+               "date_sent": now, "error_code": None, "error_message": None, "price": None,
+               "price_unit": "USD", "uri": "%s%s/Messages/%s.json" % (API, self.account_sid, sid),
+               "_created": time.time(), "_auth": None}
+        with self.lock:
+            self._messages.append(msg)
+        return sid
+
+    def delivery_view(self, msg):
+        """The message as a fetch shows it now: an outbound one "sent" (its date_sent its
+        creation), or what the first matching status rule says once its time has come."""
+        m = public(msg)
+        if m.get("direction") == "inbound":
+            return m
+        m.update(status="sent", date_sent=m["date_created"])
+        with self.lock:
+            rules = list(self._status_rules)
+        for r in rules:
+            if r.get("to", "*") not in ("*", m["to"]):
+                continue
+            if time.time() - msg["_created"] >= float(r.get("after_s", 0)):
+                m["status"] = r["status"]
+                code = r.get("error_code")
+                m["error_code"] = code
+                m["error_message"] = r.get("error_message") if code else None
+            break
+        return m
 
 
 def public(msg):
@@ -360,7 +413,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reply(*twilio_error(401, 20003, "Authenticate"),
                                extra_headers=[("WWW-Authenticate", 'Basic realm="Twilio API"')])
         if self.command == "GET" and m.group(2):
-            found = [public(x) for x in fake.messages() if x["sid"] == m.group(2)]
+            found = [fake.delivery_view(x) for x in fake.messages() if x["sid"] == m.group(2)]
             if not found:
                 return self._reply(*twilio_error(404, 20404, "The requested resource %s was not "
                                                  "found" % path))
@@ -399,7 +452,21 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "POST" and path == "/_fake/latency" and isinstance(arg, dict):
             fake.set_latency(arg.get("ms", 0))
             return self._reply(200, {"ok": True})
+        if self._control_delivery(path, arg):
+            return None
         return self._reply(404, {"error": "unknown control request"})
+
+    def _control_delivery(self, path, arg):
+        """Delivery status and replies (issue 12): True when it answered the request."""
+        fake = self.server.fake
+        if self.command == "POST" and path == "/_fake/status_rules" and isinstance(arg, list):
+            fake.set_status_rules(arg)
+            self._reply(200, {"ok": True, "rules": len(arg)})
+            return True
+        if self.command == "POST" and path == "/_fake/inbound" and isinstance(arg, dict):
+            self._reply(200, {"sid": fake.add_inbound(arg["from"], arg["to"], arg["body"])})
+            return True
+        return False
 
 
 def _read_secret(path):

@@ -124,7 +124,7 @@ TEST_CASE("a scrape shows the outbox as read, or says it could not read it") {
 TEST_CASE("every SMS status and RCPT reason is a series from the start") {
     std::string text = render_metrics(OutboxGauges{}, 0);
     for (const char* s : {"queued", "sent", "deferred", "failed", "suppressed", "duplicate",
-                          "delivered", "undelivered"})
+                          "delivered", "undelivered", "unknown"})
         CHECK(text.find(std::string("sms_milter_sms_total{status=\"") + s + "\"}") !=
               std::string::npos);
     CHECK(text.find("sms_milter_rcpt_decisions_total{result=\"tempfail\",reason=\"rate_limit\"}") !=
