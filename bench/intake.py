@@ -10,7 +10,9 @@ an ordinary recipient; the figure is mails/s over smtp-source's wall time, after
 has drained from the previous figure. Postfix keeps its default in_flow_delay (1s), so a
 milter that starves Postfix's inflow control shows up here.
 
-Also printed, for the unix-socket daemon: its RSS idle (after start), its peak (VmHWM) over
+Also printed: the CPU time each figure cost per mail, Postfix's processes and sms-milter's
+apart (less sensitive to what else the machine runs than the rates), and, for the
+unix-socket daemon: its RSS idle (after start), its peak (VmHWM) over
 all figures, its peak while --at-once SMTP sessions (100) each send one SMS mail of its own
 (own text, own number) at the same time, and its RSS idle again after all that.
 The drain to Twilio is measured by bench/burst.py.
@@ -84,6 +86,36 @@ def sms_at_once(port, n, timeout):
     return errors
 
 
+def cpu_ticks(pid, children=False):
+    """utime + stime of one process in clock ticks (with children: also those of its exited,
+    waited-for children); 0 if it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks + (int(fields[13]) + int(fields[14]) if children else 0)
+
+
+def postfix_ticks(postfix):
+    """CPU ticks used so far by one sandbox Postfix: its master with the children it has
+    reaped (smtpd and cleanup end after max_use), plus the children still running."""
+    with open(os.path.join(postfix.spool, "pid", "master.pid")) as f:
+        master = int(f.read().split()[0])
+    total = cpu_ticks(master, children=True)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            if ppid == master:
+                total += cpu_ticks(int(entry))
+    return total
+
+
 def run_source(port, sessions, mails, rcpt, timeout):
     t0 = time.monotonic()
     r = subprocess.run(["smtp-source", "-s", str(sessions), "-m", str(mails), "-l", "300",
@@ -145,16 +177,24 @@ def main():
         postfix.start()
 
         rows = []
+        cpu = {}  # (kind, setup, sessions) -> [Postfix ms per mail, sms-milter ms per mail]
+        tick = os.sysconf("SC_CLK_TCK")
         for kind, rcpt in RCPTS.items():
             for setup in ("alone", "unix", "inet"):
                 port = postfix.listeners[setup].port
                 row = []
+                milter = milters.get(setup)
                 for s in sessions:
                     postfix.wait_queue_empty(timeout=120)
+                    before = (postfix_ticks(postfix), milter and cpu_ticks(milter.proc.pid))
                     rate, rc, out = run_source(port, s, a.mails, rcpt, a.timeout)
                     if rc != 0:
                         failures.append((kind, setup, s, out))
                     row.append(rate)
+                    postfix.wait_queue_empty(timeout=120)  # qmgr's share of these mails
+                    after = (postfix_ticks(postfix), milter and cpu_ticks(milter.proc.pid))
+                    cpu[(kind, setup, s)] = [(b - a0) * 1000.0 / tick / a.mails
+                                             for a0, b in zip(before, after) if b is not None]
                 rows.append((kind, setup, row))
                 print("  %-8s %-6s %s" % (kind, setup, "  ".join("%7.1f" % r for r in row)),
                       flush=True)
@@ -187,6 +227,18 @@ def main():
             for r, base in zip(row, alone[kind]):
                 cells.append("%.0f" % r if setup == "alone" else "%.0f (%.2f x)" % (r, r / base))
             print("| %s | %s | %s |" % (kind, label, " | ".join(cells)))
+        print()
+        print("CPU time per mail, ms: Postfix's processes (smtpd, cleanup, qmgr, ...) "
+              "+ sms-milter's (the unix or inet daemon)")
+        print(head)
+        print("|" + "---|" * (2 + len(sessions)))
+        for kind, setup, row in rows:
+            cells = []
+            for s in sessions:
+                parts = cpu[(kind, setup, s)]
+                cells.append("%.2f" % parts[0] if len(parts) == 1
+                             else "%.2f + %.2f" % (parts[0], parts[1]))
+            print("| %s | %s | %s |" % (kind, setup, " | ".join(cells)))
         print()
         print("sms-milter RSS: idle %.1f MiB after start, peak (VmHWM) %.1f MiB over the figures"
               % (idle / 1024, peak / 1024), end="")

@@ -155,7 +155,7 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
         Envelope env{c->client, argv && argv[0] ? argv[0] : "", macro(ctx, "{auth_authen}"),
                      c->local_submission};
         c->message = std::make_unique<Message>(g_services->config->get(), std::move(env),
-                                               g_services->limits);
+                                               g_services->limits, g_services->shared);
         return SMFIS_CONTINUE;
     });
 }

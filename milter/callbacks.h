@@ -5,6 +5,7 @@
 #include "shared/delivery/outbox.h"
 #include "shared/delivery/sender.h"
 #include "shared/policy/rate_limit.h"
+#include "shared/shared_state/shared_state.h"
 
 namespace smsm {
 
@@ -13,6 +14,7 @@ struct MilterServices {
     Outbox* outbox;
     Sender* sender;
     RateLimiter* limits;
+    SharedState* shared = nullptr;  // shared_state; null: nothing shared
 };
 
 // Registers the filter with libmilter; the services must outlive smfi_main().

@@ -20,6 +20,7 @@
 #include "milter/signals.h"
 #include "shared/base/log.h"
 #include "shared/config/milter_socket.h"
+#include "shared/shared_state/shared_state.h"
 #include "shared/text/message_text.h"
 
 namespace smsm {
@@ -41,6 +42,13 @@ void reload(ConfigHolder& holder) {
         now.run_as_user != old->run_as_user)
         log::warning(
             "reload: milter_socket, state_directory and run_as_user take effect only after a "
+            "restart");
+    if (now.shared_state != old->shared_state ||
+        now.shared_state_password != old->shared_state_password ||
+        now.shared_state_ca_file != old->shared_state_ca_file ||
+        now.shared_state_timeout != old->shared_state_timeout)
+        log::warning(
+            "reload: shared_state, its password, CA file and timeout take effect only after a "
             "restart");
     log::init(load.config->log_to, load.config->log_full_numbers);
     holder.set(load.config);
@@ -137,10 +145,22 @@ int cmd_run(const Args& argv) {
         Outbox outbox(cfg.state_directory);
         RateLimiter limits;
         load_rate_counts(outbox, limits);
+        std::unique_ptr<SharedState> shared = make_shared_state(cfg);
+        if (!cfg.shared_state.empty())
+            log::info(
+                "sharing rate limits, duplicate detection and storm windows through {} "
+                "(shared_state_failure = {})",
+                cfg.shared_state,
+                cfg.shared_state_failure == SharedStateFailure::Local ? "local" : "tempfail");
         Sender sender(holder, outbox);
+        if (!cfg.shared_state.empty())
+            sender.set_storm_held([&shared](const std::vector<std::string>& ids) {
+                return shared->take_storm_held(ids);
+            });
         services.outbox = &outbox;
         services.sender = &sender;
         services.limits = &limits;
+        services.shared = cfg.shared_state.empty() ? nullptr : shared.get();
         sender.start();
         ReloadThread reloader([&holder] { reload(holder); });
         // Start-up leaves freed memory behind in the heap (the configuration checks, the

@@ -17,11 +17,13 @@ build=(
 	build-essential cmake pkg-config git ca-certificates debhelper
 	libmilter-dev libcurl4-openssl-dev libphonenumber-dev libssl-dev libfmt-dev doctest-dev
 	libsqlite3-dev libgmime-3.0-dev libxml2-dev libicu-dev nlohmann-json3-dev
+	libhiredis-dev
 )
 demo=(postfix python3 openssl libsasl2-modules sasl2-bin)
 test=(
 	swaks miltertest sqlite3 groff-base man-db clang libclang-rt-14-dev
 	dpkg-dev fakeroot lintian m4 iproute2 util-linux
+	redis-server
 )
 
 case $purpose in

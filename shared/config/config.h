@@ -17,6 +17,9 @@ namespace smsm {
 // What to do with a job of uncertain outcome when Twilio's message list cannot be read.
 enum class LookupFailure { Defer, Resend, Fail };
 
+// What RCPT and end of message do while the shared state (Redis) cannot be reached.
+enum class SharedStateFailure { Local, Tempfail };
+
 struct AliasTable;   // shared/policy/aliases.h
 struct SenderRules;  // shared/policy/sender_rules.h
 
@@ -92,6 +95,14 @@ struct Config {
 
     LogTo log_to = LogTo::Syslog;
     bool log_full_numbers = false;
+
+    // Several relays (shared/shared_state/): empty shared_state: this relay's own state.
+    std::string shared_state;  // redis://HOST:PORT/DB or rediss://...
+    std::string shared_state_password_file;
+    std::string shared_state_ca_file;
+    SharedStateFailure shared_state_failure = SharedStateFailure::Local;
+    std::chrono::milliseconds shared_state_timeout{200};
+    std::string shared_state_password;  // from shared_state_password_file; never logged
 
     // Filled from the secret files at load time; never logged.
     std::string twilio_user;    // account SID or API key SID

@@ -19,6 +19,7 @@
 #include "shared/policy/carrier_domains.h"
 #include "shared/policy/phone.h"
 #include "shared/policy/sender_rules.h"
+#include "shared/shared_state/redis_url.h"
 #include "shared/text/message_text.h"
 
 namespace smsm {
@@ -391,6 +392,46 @@ const KeyDef kKeys[] = {
      }},
     {"log_full_numbers", "yes/no", Applies::OnReload, "no", "yes: log phone numbers unmasked",
      [](Config& c, std::string_view v) { c.log_full_numbers = parse_bool(v); }},
+    // Several relays (README "Several relays"; shared/shared_state/).
+    {"shared_state", "URL", Applies::OnRestart, "",
+     "redis://HOST:PORT/DB or rediss://HOST:PORT/DB (TLS): share the rate limits, duplicate "
+     "detection and storm windows with the other relays that name the same Redis; empty: "
+     "this relay's own",
+     [](Config& c, std::string_view v) {
+         require(v.empty() || parse_redis_url(v).has_value(),
+                 "expected redis://HOST:PORT/DB or rediss://HOST:PORT/DB (DB 0 to 15; the "
+                 "password goes in shared_state_password_file)");
+         c.shared_state = v;
+     }},
+    {"shared_state_password_file", "path", Applies::OnRestart, "",
+     "file holding the Redis password (mode 0600, as the Twilio secret files); empty: no AUTH",
+     [](Config& c, std::string_view v) {
+         c.shared_state_password_file = v.empty() ? "" : absolute_path(v);
+     }},
+    {"shared_state_ca_file", "path", Applies::OnRestart, "",
+     "extra CA bundle to trust for rediss:// (a private CA); the system store otherwise",
+     [](Config& c, std::string_view v) {
+         c.shared_state_ca_file = v.empty() ? "" : absolute_path(v);
+     }},
+    {"shared_state_failure", "choice", Applies::OnReload, "local",
+     "while Redis cannot be reached: local (each relay counts, deduplicates and holds back "
+     "storms on its own, with a warning in the log) or tempfail (SMS recipients get 451 4.3.0)",
+     [](Config& c, std::string_view v) {
+         if (v == "local")
+             c.shared_state_failure = SharedStateFailure::Local;
+         else if (v == "tempfail")
+             c.shared_state_failure = SharedStateFailure::Tempfail;
+         else
+             bad("expected local or tempfail");
+     }},
+    {"shared_state_timeout", "milliseconds", Applies::OnRestart, "200ms",
+     "longest a connect, TLS handshake or command to Redis may take; past it Redis counts as "
+     "unreachable (shared_state_failure) and is tried again after a backoff",
+     [](Config& c, std::string_view v) {
+         std::string_view n = v.ends_with("ms") ? v.substr(0, v.size() - 2) : v;
+         std::size_t ms = parse_size(n, 10, 5000);
+         c.shared_state_timeout = std::chrono::milliseconds(static_cast<long>(ms));
+     }},
 };
 
 const KeyDef* find_key(std::string_view name) {
@@ -474,6 +515,20 @@ void finish(Config& c, const std::map<std::string, int, std::less<>>& lines, boo
             }
         }
     }
+    need(c.shared_state.empty() || c.shared_state.starts_with("rediss://") ||
+             c.shared_state_ca_file.empty(),
+         "shared_state_ca_file", "shared_state_ca_file needs a rediss:// shared_state");
+    if (!skip_secrets && !c.shared_state_password_file.empty()) {
+        try {
+            c.shared_state_password =
+                read_secret_file(c.shared_state_password_file, daemon_uid(c, daemon_user));
+        } catch (const std::exception& e) {
+            errors.push_back(fmt::format("{}: {}", where("shared_state_password_file"), e.what()));
+        }
+    }
+    if (!c.shared_state_ca_file.empty() && ::access(c.shared_state_ca_file.c_str(), R_OK) != 0)
+        errors.push_back(fmt::format("{}: cannot read {}", where("shared_state_ca_file"),
+                                     c.shared_state_ca_file));
     if (!c.twilio_ca_file.empty() && ::access(c.twilio_ca_file.c_str(), R_OK) != 0)
         errors.push_back(
             fmt::format("{}: cannot read {}", where("twilio_ca_file"), c.twilio_ca_file));

@@ -59,7 +59,8 @@ CREATE TABLE IF NOT EXISTS storms (
     closes    INTEGER NOT NULL,
     expires   INTEGER NOT NULL,
     held      INTEGER NOT NULL DEFAULT 0,
-    sample    TEXT NOT NULL DEFAULT ''
+    sample    TEXT NOT NULL DEFAULT '',
+    shared_id TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS storms_key ON storms (key, closes);
 CREATE INDEX IF NOT EXISTS storms_closes ON storms (closes);
@@ -135,6 +136,7 @@ Outbox::Outbox(const std::string& state_directory) {
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=FULL");
     exec(kSchema);
+    add_shared_storm_column();
     Stmt version(db, "PRAGMA user_version");
     std::int64_t found = version.step() ? version.integer(0) : 0;
     if (found > kSchemaVersion)
@@ -156,9 +158,12 @@ Outbox::Outbox(const std::string& state_directory) {
     if (sqlite3_exec(lazy, "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-256", nullptr, nullptr,
                      nullptr) != SQLITE_OK)
         throw std::runtime_error(fmt::format("outbox: {}", sqlite3_errmsg(lazy)));
+    statement_cache::adopt(db_.get());
+    statement_cache::adopt(lazy);
 }
 
 void Outbox::Closer::operator()(sqlite3* db) const {
+    statement_cache::forget(db);
     sqlite3_close_v2(db);
 }
 
@@ -222,7 +227,10 @@ EnqueueResult Outbox::insert_jobs(const EnqueueRequest& request, std::int64_t no
             }
         }
         bool storms = request.storm_window.count() > 0 && !j.storm_key.empty();
-        std::int64_t first = storms ? hold_in_storm(j, now) : 0;
+        auto role = j.shared_storm.role;
+        std::int64_t first = 0;
+        if (storms && role != SharedStorm::Role::First) first = hold_in_storm(j, now);
+        if (storms && role == SharedStorm::Role::Held && first == 0) first = -1;  // elsewhere
         std::int64_t id = first == 0 ? insert_job(j, now) : 0;
         result.ids.push_back(id);
         result.storm_of.push_back(first);
@@ -302,7 +310,7 @@ std::optional<Clock::time_point> Outbox::next_due(std::optional<bool> check_firs
     std::optional<std::int64_t> next;
     if (s.step() && !s.is_null(0)) next = s.integer(0);
     if (!check_first || !*check_first) {
-        Stmt storm(db_.get(), "SELECT MIN(closes) FROM storms WHERE held > 0");
+        Stmt storm(db_.get(), "SELECT MIN(closes) FROM storms WHERE held > 0 OR shared_id != ''");
         if (storm.step() && !storm.is_null(0))
             next = next ? std::min(*next, storm.integer(0)) : storm.integer(0);
     }

@@ -40,6 +40,14 @@ namespace smsm {
 
 using Clock = std::chrono::system_clock;
 
+// A storm window decided by the relays' shared state (shared/shared_state/); Local: by this
+// outbox alone.
+struct SharedStorm {
+    enum class Role { Local, First, Held } role = Role::Local;
+    std::string id;           // the shared storm (First: the one this job opens)
+    std::int64_t closes = 0;  // unix seconds, when it closes for every relay
+};
+
 struct NewJob {
     std::string queue_id;
     std::string sender;
@@ -51,6 +59,7 @@ struct NewJob {
     std::string storm_key{};      // empty: not subject to storm_window
     std::string storm_sample{};   // the start of the text, for a storm's summary
     bool counted = true;          // counts against the rate limits (a rate_events row)
+    SharedStorm shared_storm{};   // First: opens a storm here; Held: held back, not queued
 };
 
 enum class JobState { Queued, Sending, Sent, Deferred, Failed };
@@ -74,7 +83,7 @@ struct Job {
 };
 
 // What enqueue did with each job: its id; or 0 when it was a duplicate, or held back by a
-// storm (storm_of: that storm's first job).
+// storm (storm_of: that storm's first job, or -1 for a storm another relay opened).
 struct EnqueueResult {
     std::vector<std::int64_t> ids;
     std::vector<std::int64_t> storm_of;
@@ -133,9 +142,14 @@ class Outbox {
     // Storm windows that have closed: each with alerts held back becomes a summary job,
     // queued now with the text summary(held, window seconds, sample), in one durable
     // transaction; all are forgotten.
+    // A storm opened through the shared state counts the alerts every relay held back:
+    // shared_held gives them by shared storm id (missing: this outbox's own count).
     using StormText = std::function<std::string(std::int64_t held, std::int64_t window_seconds,
                                                 const std::string& sample)>;
-    std::vector<StormSummary> close_storms(const StormText& summary);
+    std::vector<StormSummary> close_storms(
+        const StormText& summary, const std::map<std::string, std::int64_t>& shared_held = {});
+    // The shared ids of the storms this relay opened whose window has closed.
+    std::vector<std::string> closed_shared_storms();
     // Storm windows open now, and the alerts they hold back.
     struct StormCounts {
         std::int64_t open = 0;
@@ -202,6 +216,7 @@ class Outbox {
     void open_storm(const NewJob& j, std::int64_t job_id, std::int64_t now,
                     std::chrono::seconds window);
     void count_sms(const NewJob& j, std::int64_t now);
+    void add_shared_storm_column();
 
     struct Closer {
         void operator()(sqlite3* db) const;

@@ -24,13 +24,31 @@ std::int64_t Outbox::hold_in_storm(const NewJob& j, std::int64_t now) {
 
 void Outbox::open_storm(const NewJob& j, std::int64_t job_id, std::int64_t now,
                         std::chrono::seconds window) {
+    // A shared storm closes when the shared store says, for every relay alike.
+    bool shared = j.shared_storm.role == SharedStorm::Role::First;
     Stmt s(db_.get(),
            "INSERT INTO storms (key, first_job, queue_id, sender, rcpt, number, window, closes, "
-           "expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+           "expires, shared_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     s.bind(1, j.storm_key).bind(2, job_id).bind(3, j.queue_id).bind(4, j.sender).bind(5, j.rcpt);
-    s.bind(6, j.number).bind(7, window.count()).bind(8, now + window.count());
-    s.bind(9, to_unix(j.expires));
+    s.bind(6, j.number).bind(7, window.count());
+    s.bind(8, shared ? j.shared_storm.closes : now + window.count());
+    s.bind(9, to_unix(j.expires)).bind(10, shared ? j.shared_storm.id : std::string());
     s.run();
+}
+
+// Outboxes made before storms were shared lack the column.
+void Outbox::add_shared_storm_column() {
+    Stmt cols(db_.get(), "SELECT 1 FROM pragma_table_info('storms') WHERE name = 'shared_id'");
+    if (!cols.step()) exec("ALTER TABLE storms ADD COLUMN shared_id TEXT NOT NULL DEFAULT ''");
+}
+
+std::vector<std::string> Outbox::closed_shared_storms() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_.get(), "SELECT shared_id FROM storms WHERE closes <= ?1 AND shared_id != ''");
+    s.bind(1, unix_now());
+    std::vector<std::string> ids;
+    while (s.step()) ids.push_back(s.text(0));
+    return ids;
 }
 
 void Outbox::count_sms(const NewJob& j, std::int64_t now) {
@@ -41,7 +59,8 @@ void Outbox::count_sms(const NewJob& j, std::int64_t now) {
         .run();
 }
 
-std::vector<StormSummary> Outbox::close_storms(const StormText& summary) {
+std::vector<StormSummary> Outbox::close_storms(
+    const StormText& summary, const std::map<std::string, std::int64_t>& shared_held) {
     std::lock_guard lock(mutex_);
     std::vector<StormSummary> out;
     std::int64_t now = unix_now();
@@ -53,12 +72,14 @@ std::vector<StormSummary> Outbox::close_storms(const StormText& summary) {
     try {
         Stmt s(db_.get(),
                "DELETE FROM storms WHERE closes <= ?1 RETURNING first_job, held, queue_id, sender, "
-               "rcpt, number, window, expires, sample");
+               "rcpt, number, window, expires, sample, shared_id");
         s.bind(1, now);
         std::vector<std::pair<StormSummary, NewJob>> closed;
         while (s.step()) {
-            if (s.integer(1) == 0) continue;  // nothing held back: nothing to say
-            StormSummary sum{s.integer(0), 0, s.integer(1), s.text(2), s.text(3), s.text(5)};
+            std::int64_t held = s.integer(1);
+            if (auto it = shared_held.find(s.text(9)); it != shared_held.end()) held = it->second;
+            if (held == 0) continue;  // nothing held back: nothing to say
+            StormSummary sum{s.integer(0), 0, held, s.text(2), s.text(3), s.text(5)};
             NewJob job;
             job.queue_id = sum.queue_id;
             job.sender = sum.sender;

@@ -1,6 +1,6 @@
-// Internals shared by the outbox's source files: Stmt, a prepared SQLite statement (RAII)
-// whose every failure becomes a std::runtime_error naming the SQLite error, and time as the
-// outbox stores it (unix seconds).
+// Internals shared by the outbox's source files: Stmt, a prepared SQLite statement (RAII, kept
+// for reuse on the outbox's own connections: statement_cache.h) whose every failure becomes a
+// std::runtime_error naming the SQLite error, and time as the outbox stores it (unix seconds).
 #pragma once
 
 #include <fmt/format.h>
@@ -9,19 +9,21 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "shared/base/clock.h"
 #include "shared/delivery/outbox.h"
+#include "shared/delivery/statement_cache.h"
 
 namespace smsm {
 
 class Stmt {
   public:
-    Stmt(sqlite3* db, const std::string& sql) : db_(db) {
-        if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st_, nullptr) != SQLITE_OK)
-            throw std::runtime_error(fmt::format("outbox: {}", sqlite3_errmsg(db)));
+    Stmt(sqlite3* db, std::string sql)
+        : db_(db), sql_(std::move(sql)), st_(statement_cache::take(db, sql_)) {
+        if (st_ == nullptr) throw std::runtime_error(fmt::format("outbox: {}", sqlite3_errmsg(db)));
     }
-    ~Stmt() { sqlite3_finalize(st_); }
+    ~Stmt() { statement_cache::give_back(db_, sql_, st_); }
     Stmt(const Stmt&) = delete;
     Stmt& operator=(const Stmt&) = delete;
 
@@ -58,6 +60,7 @@ class Stmt {
         return *this;
     }
     sqlite3* db_;
+    std::string sql_;
     sqlite3_stmt* st_ = nullptr;
 };
 

@@ -383,7 +383,12 @@ int Sender::sweep_stranded(const Dispatch& d) {
 
 // Storm windows that closed with alerts held back: their summary SMS are queued now.
 void Sender::close_storms() {
-    for (const auto& s : outbox_.close_storms(storm_summary))
+    std::map<std::string, std::int64_t> held;
+    if (storm_held_) {
+        auto ids = outbox_.closed_shared_storms();
+        if (!ids.empty()) held = storm_held_(ids);
+    }
+    for (const auto& s : outbox_.close_storms(storm_summary, held))
         log::info(log::Qid{s.queue_id},
                   "to={}, from=<{}>, status=queued, job={} (storm summary: {} held back after "
                   "job {})",

@@ -63,6 +63,11 @@ class Sender {
     void wake();  // new jobs are due
     // How often jobs left `sending` by a failed state write are looked for (tests shorten it).
     void set_sweep_interval(std::chrono::milliseconds every) { sweep_interval_ = every; }
+    // shared_state: the alerts every relay held back in the closed shared storms this relay
+    // opened, by shared storm id (SharedState::take_storm_held); set before start().
+    using StormHeld =
+        std::function<std::map<std::string, std::int64_t>(const std::vector<std::string>&)>;
+    void set_storm_held(StormHeld held) { storm_held_ = std::move(held); }
 
     // eom_wait: watch() the jobs before wake(), then wait_first_answers() until each has its
     // first answer or the deadline passes, calling progress about every 10 s. Jobs that fail
@@ -122,6 +127,7 @@ class Sender {
     std::size_t lookups_open_ = 0;       // claimed for a lookup and not yet through it
     std::int64_t looking_up_ = 0;        // the job the lookup thread has now; 0: none
     std::chrono::milliseconds sweep_interval_ = std::chrono::minutes(5);
+    StormHeld storm_held_;
     std::deque<Job> resends_;              // looked up and not found: for the dispatcher
     std::multiset<std::string> creating_;  // creating_key() of each create in flight
     // The earliest deferral since the dispatcher last looked: [0] to send, [1] to look up.

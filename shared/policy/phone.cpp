@@ -4,7 +4,9 @@
 #include <phonenumbers/phonenumberutil.h>
 
 #include <algorithm>
+#include <mutex>
 #include <set>
+#include <unordered_map>
 
 namespace smsm {
 
@@ -12,6 +14,7 @@ namespace {
 using i18n::phonenumbers::PhoneNumberUtil;
 
 constexpr std::size_t kMaxLocalPart = 64;  // RFC 5321 local-part limit
+constexpr std::size_t kParsedKept = 4096;
 
 std::optional<PhoneNumber> try_parse(const std::string& text, const std::string& region) {
     const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
@@ -59,10 +62,23 @@ std::optional<PhoneNumber> parse_phone(std::string_view local_part,
         return (c >= '0' && c <= '9') || c == '+' || c == '.' || c == '-' || c == '(' || c == ')';
     });
     if (!ok || local_part.find('+', 1) != std::string_view::npos) return std::nullopt;
+    // Alerts go to the same few on-call numbers again and again, and libphonenumber's regular
+    // expressions cost about 0.3 million instructions a number: answers are kept, at most
+    // kParsedKept of them (then forgotten all at once, so hostile input cannot grow it).
+    static std::mutex mutex;
+    static std::unordered_map<std::string, std::optional<PhoneNumber>> parsed;
+    std::string key = default_region + '\0' + std::string(local_part);
+    {
+        std::lock_guard lock(mutex);
+        if (auto it = parsed.find(key); it != parsed.end()) return it->second;
+    }
     std::string text(local_part);
-    if (auto n = try_parse(text, default_region)) return n;
-    if (text.front() != '+') return try_parse("+" + text, default_region);
-    return std::nullopt;
+    std::optional<PhoneNumber> n = try_parse(text, default_region);
+    if (!n && text.front() != '+') n = try_parse("+" + text, default_region);
+    std::lock_guard lock(mutex);
+    if (parsed.size() >= kParsedKept) parsed.clear();
+    parsed.emplace(std::move(key), n);
+    return n;
 }
 
 bool is_supported_region(const std::string& region) {

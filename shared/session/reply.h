@@ -78,6 +78,15 @@ inline Reply rate_limited(std::string_view key, std::string_view limit) {
 inline Reply not_queued() {
     return Reply::tempfail("451", "4.3.0", "Cannot queue SMS now, try again later");
 }
+// shared_state_failure = tempfail and the relays' shared state (Redis) cannot be reached.
+inline Reply shared_unavailable() {
+    return Reply::tempfail("451", "4.3.0", "SMS gateway shared state unavailable, try again later");
+}
+// Another relay is queueing the same message right now (a client retry that overtook it).
+inline Reply queued_elsewhere() {
+    return Reply::tempfail("451", "4.3.0",
+                           "The same message is being queued by another relay, try again later");
+}
 }  // namespace replies
 
 }  // namespace smsm

@@ -48,14 +48,49 @@ std::string storm_key(const std::string& sender, const std::string& number,
     return sha256_hex(to_lower(sender) + '\0' + number + '\0' + storm_fingerprint(text));
 }
 
-Message::Message(std::shared_ptr<const Config> cfg, Envelope env, RateLimiter* limits)
+Message::Message(std::shared_ptr<const Config> cfg, Envelope env, RateLimiter* limits,
+                 SharedState* shared)
     : cfg_(std::move(cfg)),
       env_(std::move(env)),
       limits_(limits),
+      shared_(shared),
       capture_(cfg_->body_size_limit) {}
 
 Message::~Message() {
-    for (const auto& number : reserved_) limits_->release(env_.sender, number);
+    for (std::size_t i = 0; i < reserved_.size(); ++i) {
+        limits_->release(env_.sender, reserved_[i]);
+        if (shared_ && !handles_[i].empty())
+            shared_->release(env_.sender, reserved_[i], handles_[i]);
+    }
+}
+
+// The shared part of a reservation (shared_state): the reply when a limit across the relays
+// refuses, or when the shared state cannot be reached and shared_state_failure = tempfail.
+std::optional<Reply> Message::shared_reserve(const std::vector<std::string>& e164, std::int64_t now,
+                                             std::vector<std::string>& handles,
+                                             std::string_view raw, std::string_view qid) {
+    handles.assign(e164.size(), "");
+    if (!shared_) return std::nullopt;
+    bool tempfail = cfg_->shared_state_failure == SharedStateFailure::Tempfail;
+    SharedReservation sr;
+    if (tempfail && shared_->status() == SharedStatus::Unavailable)
+        sr.status = SharedStatus::Unavailable;
+    else
+        sr = shared_->reserve(*cfg_, env_.sender, e164, now);
+    std::optional<Reply> r;
+    if (sr.status == SharedStatus::Unavailable && tempfail)
+        r = replies::shared_unavailable();
+    else if (sr.hit)
+        r = replies::rate_limited(limit_key_name(sr.hit->kind), sr.hit->limit.str());
+    if (!r) {
+        if (sr.handles.size() == e164.size()) handles = sr.handles;
+        return std::nullopt;
+    }
+    if (!env_.local_submission)
+        log::info(log::Qid{qid}, "reject: RCPT from [{}]: {}; from=<{}> to={}{}",
+                  env_.client ? env_.client->str() : "local", r->str(), printable(bare_sender()),
+                  log::address(raw), sr.hit ? " (counted across the relays)" : "");
+    return r;
 }
 
 // Reserves the SMS this recipient would cost against the rate limits; the reply when a
@@ -67,11 +102,17 @@ std::optional<Reply> Message::over_limit(const std::vector<PhoneNumber>& numbers
     for (const auto& n : numbers)
         if (std::find(reserved_.begin(), reserved_.end(), n.e164) == reserved_.end())
             e164.push_back(n.e164);
-    auto hit = limits_->reserve(*cfg_, env_.sender, e164, unix_now());
+    std::int64_t now = unix_now();
+    std::vector<std::string> handles;
+    if (auto refused = shared_reserve(e164, now, handles, raw, qid)) return refused;
+    auto hit = limits_->reserve(*cfg_, env_.sender, e164, now);
     if (!hit) {
         reserved_.insert(reserved_.end(), e164.begin(), e164.end());
+        handles_.insert(handles_.end(), handles.begin(), handles.end());
         return std::nullopt;
     }
+    for (std::size_t i = 0; i < e164.size(); ++i)
+        if (!handles[i].empty()) shared_->release(env_.sender, e164[i], handles[i]);
     Reply r = replies::rate_limited(limit_key_name(hit->kind), hit->limit.str());
     if (!env_.local_submission)
         log::info(log::Qid{qid}, "reject: RCPT from [{}]: {}; from=<{}> to={}",
@@ -219,9 +260,15 @@ void Message::log_queued(log::Qid q, const std::vector<NewJob>& jobs, const Enqu
                       printable(j.sender), queued.ids[i]);
             if (auto it = std::find(reserved_.begin(), reserved_.end(), j.number);
                 it != reserved_.end()) {
+                handles_.erase(handles_.begin() + (it - reserved_.begin()));
                 reserved_.erase(it);
                 limits_->commit(env_.sender, j.number, unix_now());
             }
+        } else if (queued.storm_of[i] < 0) {
+            log::info(q,
+                      "to={}, from=<{}>, status=suppressed (the same alert within storm_window, "
+                      "sent by another relay; counted in its summary)",
+                      log::number(j.number), printable(j.sender));
         } else if (queued.storm_of[i] != 0) {
             log::info(q,
                       "to={}, from=<{}>, status=suppressed, first_job={} (the same alert within "
@@ -234,6 +281,60 @@ void Message::log_queued(log::Qid q, const std::vector<NewJob>& jobs, const Enqu
                       log::number(j.number), printable(j.sender));
         }
     }
+}
+
+// The jobs to the outbox, after the shared state (shared_state) has said which are duplicates
+// and which storms they open or join; the reply when they cannot be queued.
+std::optional<Reply> Message::enqueue(log::Qid q, std::vector<NewJob>& jobs, Outbox& outbox,
+                                      const Outbox::BeforeVisible& before_visible,
+                                      EnqueueResult& queued) {
+    std::vector<SharedClaim> claims(jobs.size());
+    if (shared_) {
+        try {
+            claims = shared_->claim(*cfg_, jobs, unix_now());
+        } catch (const SharedUnavailable& e) {
+            if (cfg_->shared_state_failure == SharedStateFailure::Tempfail) {
+                log::warning(q, "cannot reach the shared state ({}); answering 451", e.what());
+                return replies::shared_unavailable();
+            }
+            claims.assign(jobs.size(), SharedClaim{});  // this relay's own dedup and storms
+        }
+        if (std::any_of(claims.begin(), claims.end(), [](const SharedClaim& c) {
+                return c.dedup == SharedClaim::Dedup::Pending;
+            })) {
+            shared_->settle(*cfg_, jobs, claims, nullptr);
+            log::info(q, "another relay is queueing the same message now; answering 451");
+            return replies::queued_elsewhere();
+        }
+    }
+    // Duplicates across the relays never reach the outbox.
+    std::vector<NewJob> fresh;
+    std::vector<SharedClaim> fresh_claims;
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+        if (claims[i].dedup == SharedClaim::Dedup::Duplicate) continue;
+        jobs[i].shared_storm = claims[i].storm;
+        fresh.push_back(jobs[i]);
+        fresh_claims.push_back(claims[i]);
+    }
+    EnqueueResult got;
+    try {
+        if (!fresh.empty())
+            got = outbox.enqueue(fresh, cfg_->duplicate_window, cfg_->storm_window, before_visible);
+    } catch (const std::exception& e) {
+        if (shared_) shared_->settle(*cfg_, fresh, fresh_claims, nullptr);
+        log::error(q, "cannot queue SMS: {}", e.what());
+        return replies::not_queued();
+    }
+    if (shared_) shared_->settle(*cfg_, fresh, fresh_claims, &got);
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+        bool dup = claims[i].dedup == SharedClaim::Dedup::Duplicate;
+        queued.ids.push_back(dup ? 0 : got.ids[k]);
+        queued.storm_of.push_back(dup ? 0 : got.storm_of[k]);
+        if (!dup) ++k;
+    }
+    queued.duplicates = got.duplicates + (jobs.size() - fresh.size());
+    return std::nullopt;
 }
 
 EomOutcome Message::end(std::string_view qid, Outbox& outbox,
@@ -281,15 +382,12 @@ EomOutcome Message::end(std::string_view qid, Outbox& outbox,
         return out;
     }
     std::vector<NewJob> jobs = make_jobs(qid, text);
-    try {
-        EnqueueResult queued =
-            outbox.enqueue(jobs, cfg_->duplicate_window, cfg_->storm_window, before_visible);
-        log_queued(q, jobs, queued, out);
-    } catch (const std::exception& e) {
-        log::error(q, "cannot queue SMS: {}", e.what());
-        out.reply = replies::not_queued();
+    EnqueueResult queued;
+    if (auto refused = enqueue(q, jobs, outbox, before_visible, queued)) {
+        out.reply = *refused;
         return out;
     }
+    log_queued(q, jobs, queued, out);
     refuse_recipients(q, text, out);
     for (const auto& r : sms_) out.remove.push_back(r.raw);
     if (ordinary_ == 0) out.reply.action = Reply::Action::Discard;

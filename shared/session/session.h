@@ -15,6 +15,7 @@
 #include "shared/policy/policy.h"
 #include "shared/policy/rate_limit.h"
 #include "shared/session/reply.h"
+#include "shared/shared_state/shared_state.h"
 #include "shared/text/body_capture.h"
 
 namespace smsm {
@@ -40,8 +41,10 @@ struct EomOutcome {
 
 class Message {
   public:
-    // limits: the rate limits' counters; null: none are applied (render).
-    Message(std::shared_ptr<const Config> cfg, Envelope env, RateLimiter* limits = nullptr);
+    // limits: the rate limits' counters; null: none are applied (render). shared: what the
+    // relays share (shared_state); null: nothing.
+    Message(std::shared_ptr<const Config> cfg, Envelope env, RateLimiter* limits = nullptr,
+            SharedState* shared = nullptr);
     ~Message();
     Message(const Message&) = delete;
     Message& operator=(const Message&) = delete;
@@ -69,6 +72,12 @@ class Message {
     std::string bare_sender() const;
     std::optional<Reply> over_limit(const std::vector<PhoneNumber>& numbers, std::string_view raw,
                                     std::string_view qid);
+    std::optional<Reply> shared_reserve(const std::vector<std::string>& e164, std::int64_t now,
+                                        std::vector<std::string>& handles, std::string_view raw,
+                                        std::string_view qid);
+    std::optional<Reply> enqueue(log::Qid q, std::vector<NewJob>& jobs, Outbox& outbox,
+                                 const Outbox::BeforeVisible& before_visible,
+                                 EnqueueResult& queued);
     std::vector<NewJob> make_jobs(std::string_view qid, const std::string& text) const;
     void log_queued(log::Qid q, const std::vector<NewJob>& jobs, const EnqueueResult& queued,
                     EomOutcome& out);
@@ -86,7 +95,9 @@ class Message {
     std::shared_ptr<const Config> cfg_;
     Envelope env_;
     RateLimiter* limits_;
+    SharedState* shared_;
     std::vector<std::string> reserved_;  // numbers reserved at RCPT, not yet committed
+    std::vector<std::string> handles_;   // their shared reservations ("": none)
     std::vector<SmsRcpt> sms_;
     std::size_t sms_numbers_ = 0;
     std::vector<Refused> refused_;

@@ -4,6 +4,8 @@
 #include <unicode/utf8.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 
 namespace smsm {
 
@@ -68,11 +70,17 @@ const char* encoding_name(Encoding e) {
 }
 
 int gsm7_cost(char32_t cp) {
-    if (std::find(std::begin(kGsmBasic), std::end(kGsmBasic), cp) != std::end(kGsmBasic)) return 1;
-    if (std::find(std::begin(kGsmExtension), std::end(kGsmExtension), cp) !=
-        std::end(kGsmExtension))
-        return 2;
-    return 0;
+    // Every character of the tables but the euro sign is below U+0400: one look-up, not a
+    // search through them for each character of each text.
+    static const auto below_0400 = [] {
+        std::array<std::uint8_t, 0x400> cost{};
+        for (char32_t c : kGsmBasic) cost.at(c) = 1;
+        for (char32_t c : kGsmExtension)
+            if (c < cost.size()) cost[c] = 2;
+        return cost;
+    }();
+    if (cp < below_0400.size()) return below_0400[cp];
+    return cp == U'€' ? 2 : 0;
 }
 
 SegmentCount count_segments(std::string_view utf8) {
