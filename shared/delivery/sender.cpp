@@ -159,7 +159,14 @@ void Sender::stop() {
 
 void Sender::wake() {
     std::lock_guard lock(mutex_);
-    wake_locked();
+    if (!sends_full_) {
+        wake_locked();
+        return;
+    }
+    // Every create in flight: new jobs cannot start before one ends, and the dispatcher looks
+    // at the outbox then (it sees the new generation). Waking it now, once per message of a
+    // burst, would only make libcurl poll every connection for nothing.
+    ++generation_;
 }
 
 void Sender::wake_locked() {
@@ -337,6 +344,7 @@ void Sender::take_due(Dispatch& d) {
     std::size_t sends = d.sends.exhausted || room == 0 ? 0 : d.to_claim();
     std::size_t lookups = d.lookups.exhausted ? 0 : lookup_room;
     if (sends + lookups == 0) {
+        note_room(d, generation);
         note_creates_waiting(d);
         return;
     }
@@ -364,7 +372,16 @@ void Sender::take_due(Dispatch& d) {
     };
     if (sends > 0 && got_sends < sends) until_next(d.sends, false);
     if (lookups > 0 && got_lookups < lookups) until_next(d.lookups, true);
+    note_room(d, generation);
     note_creates_waiting(d);
+}
+
+// Tells wake() whether every create is in flight (sends_full_). New jobs that came while it
+// said so, since `generation` was read, woke nobody: the next claim looks for them at once.
+void Sender::note_room(Dispatch& d, std::uint64_t generation) {
+    std::lock_guard lock(mutex_);
+    sends_full_ = d.send_room() == 0;
+    if (!sends_full_ && generation_ != generation) d.sends.exhausted = false;
 }
 
 // For the status poller, which waits while creates wait (status_poller.h).

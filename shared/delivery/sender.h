@@ -95,6 +95,7 @@ class Sender {
     std::chrono::steady_clock::time_point run_until(const Dispatch& d, bool may_start);
     void take_due(Dispatch& d);
     void note_creates_waiting(const Dispatch& d);
+    void note_room(Dispatch& d, std::uint64_t generation);
     void close_storms();
     int sweep_stranded(const Dispatch& d);
     void start_job(Dispatch& d, const Job& job, bool looked_up);
@@ -128,6 +129,7 @@ class Sender {
     bool stopping_ = false;
     bool notices_stopping_ = false;
     std::uint64_t generation_ = 0;       // bumped by wake()
+    bool sends_full_ = false;            // every create in flight, as of the last claim
     SmsTransport* transport_ = nullptr;  // the dispatcher's, for wake()
     std::deque<Job> lookups_;            // claimed with check_first: for the lookup thread
     std::size_t lookups_open_ = 0;       // claimed for a lookup and not yet through it
