@@ -161,8 +161,10 @@ def main():
         milters["inet"].settings["milter_socket"] = "inet:%d@127.0.0.1" % milters["inet"].port
         for m in milters.values():
             # smtp-source sends one text again and again to one number: neither a rate limit
-            # nor storm_window may turn those mails away or hold them back here.
-            m.settings.update({"sender_rate_limit": "none", "destination_rate_limit": "none",
+            # nor storm_window may turn those mails away or hold them back here, nor may
+            # destination_rate_delay send them once a second.
+            m.settings.update({"destination_rate_delay": "0",
+                               "sender_rate_limit": "none", "destination_rate_limit": "none",
                                "global_rate_limit": "none", "storm_window": "0"})
             m.start()
         time.sleep(1)

@@ -1,6 +1,8 @@
 // `sms-milter check [-c FILE] [--online] [--user NAME]`: validate the config and secret
-// files, what the daemon's user can read and write (check_access.h), and with --online the
-// Twilio credentials. Errors as FILE:LINE: text; exit 0 ok, 1 not ok.
+// files, what the daemon's user can read and write (check_access.h), which Twilio region
+// twilio_api_url points at, and with --online the Twilio credentials: they must be able to
+// list messages, as the lookup before a resend does (an API key cannot read the Accounts
+// resource, so that is not what is asked). Errors as FILE:LINE: text; exit 0 ok, 1 not ok.
 #include <curl/curl.h>
 #include <fmt/format.h>
 
@@ -13,9 +15,25 @@
 #include "milter/privileges.h"
 #include "shared/config/milter_socket.h"
 #include "shared/delivery/twilio.h"
+#include "shared/delivery/twilio_region.h"
 #include "shared/metrics/listen_address.h"
 
 namespace smsm {
+
+namespace {
+// Why --online failed, in words an admin can act on.
+std::string online_failure(const SendResult& r) {
+    if (r.http_status == 401 || r.code == 20003)
+        return "Twilio credentials not accepted (" + r.error +
+               "); check twilio_account_sid, the secret file, and that they belong to the "
+               "region twilio_api_url points at";
+    if (r.http_status == 403 || r.code == 70051)
+        return "Twilio credentials accepted, but they may not list messages (" + r.error +
+               "); a restricted API key needs the Messages read (list) permission: the "
+               "lookup before a resend after an uncertain outcome reads that list";
+    return "cannot check the Twilio credentials: " + r.error;
+}
+}  // namespace
 
 int cmd_check(const Args& argv) {
     Args args = argv;
@@ -57,15 +75,16 @@ int cmd_check(const Args& argv) {
     if (!access.problems.empty()) return 1;
     if (!access.user.empty())
         fmt::print("{}: files and directories checked as user {}\n", path, access.user);
+    fmt::print("{}: {}\n", path, twilio_region(load.config->twilio_api_url).describe());
     if (online) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         TwilioClient client(*load.config);
         SendResult r = client.verify_credentials();
         if (r.kind != SendResult::Kind::Sent) {
-            fmt::print(stderr, "{}: Twilio credentials not accepted: {}\n", path, r.error);
+            fmt::print(stderr, "{}: {}\n", path, online_failure(r));
             return 1;
         }
-        fmt::print("{}: Twilio credentials accepted\n", path);
+        fmt::print("{}: Twilio credentials accepted; they may list messages\n", path);
     }
     fmt::print("{}: ok\n", path);
     return 0;

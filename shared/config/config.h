@@ -83,7 +83,11 @@ struct Config {
     std::chrono::seconds eom_wait{0};
     int send_concurrency = 16;
     double twilio_send_rate = 0;  // create requests per second; 0: no pacing
+    // Least time between two create requests to one number (14107); 0: no spacing.
+    std::chrono::seconds destination_rate_delay{1};
     LookupFailure lookup_failure_action = LookupFailure::Defer;
+    // After an uncertain outcome: resent only when two lookups this far apart missed it.
+    std::chrono::seconds lookup_recheck_time{300};
     std::string failure_notice;                 // empty: none; "sender"; or an address
     std::vector<std::string> sendmail_command;  // argv
 

@@ -334,9 +334,14 @@ const KeyDef kKeys[] = {
      "most message create requests sent to Twilio per second, across all requests in flight "
      "(a long code takes about 1, toll-free 3, a short code 100); 0: no pacing",
      [](Config& c, std::string_view v) { c.twilio_send_rate = parse_rate(v, 10000); }},
+    {"destination_rate_delay", "time", Applies::OnReload, "1s",
+     "least time between two create requests to one number (Twilio fails more than 30 "
+     "messages between one pair of numbers in 30 s with 14107); 0: no spacing",
+     [](Config& c, std::string_view v) { c.destination_rate_delay = parse_duration(v, 0, 60); }},
     {"lookup_failure_action", "choice", Applies::OnReload, "defer",
-     "when a job's outcome is uncertain and Twilio's message list cannot be read: "
-     "defer (look again later), resend (risk a duplicate) or fail",
+     "when a job's outcome is uncertain and Twilio refuses to show its message list (or "
+     "shows something unreadable): defer (look again later), resend (risk a duplicate) or "
+     "fail; a throttled or failed lookup (429, 5xx, network) is always looked at again later",
      [](Config& c, std::string_view v) {
          if (v == "defer")
              c.lookup_failure_action = LookupFailure::Defer;
@@ -347,6 +352,10 @@ const KeyDef kKeys[] = {
          else
              bad("expected defer, resend or fail");
      }},
+    {"lookup_recheck_time", "time", Applies::OnReload, "5m",
+     "after an uncertain outcome, a job is sent again only when Twilio's message list has "
+     "not shown it in two lookups at least this far apart (the list lags)",
+     [](Config& c, std::string_view v) { c.lookup_recheck_time = parse_duration(v, 1, 3600); }},
     {"failure_notice", "none, sender or address", Applies::OnReload, "none",
      "who is mailed when an SMS fails for good: none, sender (the envelope sender) or an address",
      [](Config& c, std::string_view v) {

@@ -64,6 +64,11 @@ CREATE TABLE IF NOT EXISTS storms (
 );
 CREATE INDEX IF NOT EXISTS storms_key ON storms (key, closes);
 CREATE INDEX IF NOT EXISTS storms_closes ON storms (closes);
+CREATE INDEX IF NOT EXISTS jobs_number ON jobs (number);
+CREATE TABLE IF NOT EXISTS lookup_misses (
+    job_id     INTEGER PRIMARY KEY,
+    first_miss INTEGER NOT NULL
+);
 )";
 
 }  // namespace
@@ -440,6 +445,10 @@ int Outbox::purge_finished(Clock::time_point cutoff) {
     // Rate counts live at most a week (RateLimiter::kLongestPeriod).
     Stmt(db_.get(), "DELETE FROM rate_events WHERE at < ?1").bind(1, unix_now() - 7 * 86400).run();
     Stmt(db_.get(), "DELETE FROM replies WHERE at < ?1").bind(1, unix_now() - 30 * 86400).run();
+    Stmt(db_.get(),
+         "DELETE FROM lookup_misses WHERE job_id NOT IN (SELECT id FROM jobs WHERE state IN "
+         "('queued','sending','deferred'))")
+        .run();
     return Stmt(db_.get(),
                 "DELETE FROM jobs WHERE state IN ('sent','failed') AND updated < ?1 AND "
                 "next_poll = 0")

@@ -17,6 +17,8 @@
 // rate_events holds one row per SMS counted against the rate limits (shared/policy/
 // rate_limit.h), for their counts after a restart. A storm is the first job of a
 // (sender, number, text) with the alerts held back after it (outbox_limits.cpp).
+// lookup_misses remembers when a lookup first did not find a job's message at Twilio: it is
+// resent only after a second miss lookup_recheck_time later (outbox_lookup.cpp).
 #pragma once
 
 #include <chrono>
@@ -207,6 +209,14 @@ class Outbox {
     // While running: the same for jobs `sending` for over a minute that the sender does not
     // hold (a state write failed); how many.
     int recover_stranded(const std::set<std::int64_t>& held);
+
+    // The lookup before a resend (outbox_lookup.cpp). The SIDs the outbox gave jobs other
+    // than `id` to this number: never this job's message.
+    std::set<std::string> sids_of_other_jobs(std::int64_t id, const std::string& number);
+    // A lookup did not find the job's message: when the first such answer came (now, if
+    // this is the first). The row is kept until forget_lookup_misses() (or the job is gone).
+    Clock::time_point note_lookup_miss(std::int64_t id, Clock::time_point now);
+    void forget_lookup_misses(std::int64_t id);
 
     // For `sms-milter queue`.
     std::vector<Job> list(std::size_t limit);

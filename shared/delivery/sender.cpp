@@ -13,6 +13,7 @@
 #include "shared/delivery/message_status.h"
 #include "shared/delivery/notice.h"
 #include "shared/delivery/pacer.h"
+#include "shared/delivery/spacing.h"
 #include "shared/metrics/metrics.h"
 #include "shared/text/storm_text.h"
 
@@ -83,6 +84,9 @@ struct Sender::Dispatch {
     Clock::time_point last_purge{};
     Clock::time_point last_sweep{};
     Pacer pacer;  // twilio_send_rate, of the current snapshot (not the transport's)
+    // destination_rate_delay: a job whose number had a start less than that ago waits in
+    // `ready` (or resends_) for its turn, without holding up jobs to other numbers.
+    DestinationSpacing spacing{std::chrono::seconds(1)};
     std::size_t send_room() const {
         auto max = static_cast<std::size_t>(cfg->send_concurrency);
         return max - std::min(max, in_flight.size());
@@ -156,7 +160,14 @@ void Sender::stop() {
 
 void Sender::wake() {
     std::lock_guard lock(mutex_);
-    wake_locked();
+    if (!sends_full_) {
+        wake_locked();
+        return;
+    }
+    // Every create in flight: new jobs cannot start before one ends, and the dispatcher looks
+    // at the outbox then (it sees the new generation). Waking it now, once per message of a
+    // burst, would only make libcurl poll every connection for nothing.
+    ++generation_;
 }
 
 void Sender::wake_locked() {
@@ -184,7 +195,10 @@ void Sender::dispatch() {
                 if (it == d.in_flight.end()) continue;
                 Job job = std::move(it->second);
                 d.in_flight.erase(it);
-                finish_job(job, done.result, *d.cfg);
+                finish_job(job, done.result, *d.cfg);  // its SID is in the outbox, then:
+                std::lock_guard lock(mutex_);
+                if (auto c = creating_.find(creating_key(job)); c != creating_.end())
+                    creating_.erase(c);
             }
         } catch (const std::exception& e) {
             log::error("sender: {}", e.what());
@@ -222,19 +236,29 @@ std::chrono::steady_clock::time_point Sender::run_until(const Dispatch& d, bool 
     };
     auto until = std::min(at(now + kIdleWait), at(d.last_sweep + sweep_interval_));
     if (may_start) {
-        bool lookup_room, resends;
+        constexpr auto kNever = std::chrono::steady_clock::time_point::max();
+        bool lookup_room, held = !d.ready.empty();
+        // When the first job held in `ready` or resends_ may start by destination_rate_delay.
+        auto held_at = kNever;
+        for (const auto& job : d.ready)
+            held_at = std::min(held_at, d.spacing.next_start(job.number));
         {
             std::lock_guard lock(mutex_);
             lookup_room = lookups_open_ < kLookupsOpen;
-            resends = !resends_.empty();
+            held = held || !resends_.empty();
+            for (const auto& job : resends_)
+                held_at = std::min(held_at, d.spacing.next_start(job.number));
         }
         if (d.send_room() > 0) {
-            auto sends = at(d.sends.exhausted ? d.sends.next : now);
-            if (d.pacer.paced()) {
-                auto slot = d.pacer.next_start();
-                sends = d.ready.empty() && !resends ? std::max(sends, slot - kClaimAhead) : slot;
-            }
-            until = std::min(until, sends);
+            // Claiming more, when more are wanted; paced, no sooner than kClaimAhead before
+            // the pacer's next start.
+            auto claim = at(d.sends.exhausted ? d.sends.next : now);
+            if (d.pacer.paced()) claim = std::max(claim, d.pacer.next_start() - kClaimAhead);
+            if (held && d.to_claim() == 0) claim = kNever;
+            // Starting a held job: its number's turn, and paced, the pacer's next start.
+            auto start = held_at;
+            if (held && d.pacer.paced()) start = std::max(start, d.pacer.next_start());
+            until = std::min({until, claim, start});
         }
         if (lookup_room) until = std::min(until, at(d.lookups.exhausted ? d.lookups.next : now));
     }
@@ -247,6 +271,7 @@ std::chrono::steady_clock::time_point Sender::run_until(const Dispatch& d, bool 
 bool Sender::refresh_transport(Dispatch& d) {
     auto cfg = config_.get();
     d.pacer.set_rate(cfg->twilio_send_rate);
+    d.spacing.set_gap(cfg->destination_rate_delay);
     if (cfg == d.cfg && d.transport) return true;
     if (!d.in_flight.empty()) return false;
     auto fresh = twilio_.transport(*cfg);
@@ -275,9 +300,14 @@ void Sender::take_due(Dispatch& d) {
         if (d.ready.empty() && resends_.empty() && d.sends.exhausted)
             d.pacer.idle(std::chrono::steady_clock::now());
         std::size_t take = d.pacer.paced() ? (d.may_send() ? 1 : 0) : d.send_room();
-        while (back.size() < take && !resends_.empty()) {
-            back.push_back(std::move(resends_.front()));
-            resends_.pop_front();
+        auto steady_now = std::chrono::steady_clock::now();
+        for (auto it = resends_.begin(); it != resends_.end() && back.size() < take;) {
+            if (d.spacing.may_start(it->number, steady_now)) {
+                back.push_back(std::move(*it));
+                it = resends_.erase(it);
+            } else {
+                ++it;
+            }
         }
         lookup_room = kLookupsOpen - std::min(kLookupsOpen, lookups_open_);
         generation = generation_;
@@ -285,7 +315,9 @@ void Sender::take_due(Dispatch& d) {
             deferred[i] = std::exchange(deferred_[i], Clock::time_point::max());
     }
     for (const auto& job : back) start_job(d, job, true);
-    while (d.may_send() && !d.ready.empty()) {
+    // Each job once: one whose number must wait goes to the back (in order with the others
+    // to its number), so that it does not hold up jobs to other numbers.
+    for (std::size_t n = d.ready.size(); n > 0 && d.may_send(); --n) {
         Job job = std::move(d.ready.front());
         d.ready.pop_front();
         start_job(d, job, false);
@@ -313,6 +345,7 @@ void Sender::take_due(Dispatch& d) {
     std::size_t sends = d.sends.exhausted || room == 0 ? 0 : d.to_claim();
     std::size_t lookups = d.lookups.exhausted ? 0 : lookup_room;
     if (sends + lookups == 0) {
+        note_room(d, generation);
         note_creates_waiting(d);
         return;
     }
@@ -340,7 +373,16 @@ void Sender::take_due(Dispatch& d) {
     };
     if (sends > 0 && got_sends < sends) until_next(d.sends, false);
     if (lookups > 0 && got_lookups < lookups) until_next(d.lookups, true);
+    note_room(d, generation);
     note_creates_waiting(d);
+}
+
+// Tells wake() whether every create is in flight (sends_full_). New jobs that came while it
+// said so, since `generation` was read, woke nobody: the next claim looks for them at once.
+void Sender::note_room(Dispatch& d, std::uint64_t generation) {
+    std::lock_guard lock(mutex_);
+    sends_full_ = d.send_room() == 0;
+    if (!sends_full_ && generation_ != generation) d.sends.exhausted = false;
 }
 
 // For the status poller, which waits while creates wait (status_poller.h).
@@ -406,9 +448,22 @@ void Sender::start_job(Dispatch& d, const Job& job, bool looked_up) {
             lookup_cv_.notify_one();
             return;
         }
+        auto now = std::chrono::steady_clock::now();
+        if (!d.spacing.may_start(job.number, now)) {  // destination_rate_delay: wait
+            if (looked_up) {
+                std::lock_guard lock(mutex_);
+                resends_.push_back(job);
+            } else {
+                d.ready.push_back(job);
+            }
+            return;
+        }
         d.transport->submit(job.id, job.number, job.body);
-        d.pacer.started(std::chrono::steady_clock::now());
+        d.pacer.started(now);
+        d.spacing.started(job.number, now);
         d.in_flight.emplace(job.id, job);
+        std::lock_guard lock(mutex_);
+        creating_.insert(creating_key(job));
     } catch (const std::exception& e) {
         recover(job, cfg, e);
     }
@@ -527,14 +582,47 @@ bool Sender::expired(const Job& job, const Config& cfg) {
     return true;
 }
 
+std::string Sender::creating_key(const Job& job) {
+    return job.number + '\n' + job.body;
+}
+
+bool Sender::creating(const Job& job) {
+    std::lock_guard lock(mutex_);
+    return creating_.count(creating_key(job)) != 0;
+}
+
 // A job whose last request may have reached Twilio: true when it is to be sent (again).
+//  - A message the outbox gave another job (its SID), or one a create in flight of the same
+//    text to that number may have made, is never this job's: two identical alerts, the
+//    second uncertain, are two SMS.
+//  - Not found: sent again only when a second lookup, lookup_recheck_time after the first
+//    miss, does not find it either (the list lags by minutes).
+//  - A lookup Twilio throttled or could not answer (429, 5xx, network): looked up again
+//    later, whatever lookup_failure_action says; that decides only when Twilio refuses the
+//    list (401, 403: a key without the permission) or it cannot be read.
 bool Sender::check_before_resend(const Job& job, MessageLookup& lookup, const Config& cfg) {
     log::Qid q{job.queue_id};
     auto since = Clock::time_point(std::chrono::seconds(job.created)) - kLookupSlack;
-    LookupResult found = lookup.find_message(job.number, job.body, since);
+    if (creating(job)) {
+        defer(job, cfg, cfg.minimal_backoff_time,
+              "outcome unknown: the same text to this number is being sent; looking again later",
+              true);
+        return false;
+    }
+    LookupResult found = lookup.find_message(job.number, job.body, since,
+                                             outbox_.sids_of_other_jobs(job.id, job.number));
     switch (found.kind) {
         case LookupResult::Kind::Found:
+            // Did another job come to own it while we looked?
+            if (creating(job) || outbox_.sids_of_other_jobs(job.id, job.number).count(found.sid)) {
+                defer(job, cfg, cfg.minimal_backoff_time,
+                      "outcome unknown: the message found may be another job's; looking again "
+                      "later",
+                      true);
+                return false;
+            }
             outbox_.mark_sent(job.id, found.sid, first_poll(cfg));
+            outbox_.forget_lookup_misses(job.id);
             log::info(q,
                       "to={}, from=<{}>, status=sent, sid={} (found at Twilio after an uncertain "
                       "outcome)",
@@ -542,10 +630,31 @@ bool Sender::check_before_resend(const Job& job, MessageLookup& lookup, const Co
             metrics::count_sms(metrics::SmsStatus::Sent);
             answered(job, {});
             return false;
-        case LookupResult::Kind::NotFound:
-            log::info(q, "to={}, not found at Twilio after an uncertain outcome; sending",
-                      log::number(job.number));
+        case LookupResult::Kind::NotFound: {
+            auto now = Clock::now();
+            auto first = outbox_.note_lookup_miss(job.id, now);
+            if (now - first < cfg.lookup_recheck_time) {
+                auto wait =
+                    std::chrono::ceil<std::chrono::seconds>(first + cfg.lookup_recheck_time - now);
+                log::info(q,
+                          "to={}, not found at Twilio after an uncertain outcome; looking again "
+                          "in {}s before sending (lookup_recheck_time)",
+                          log::number(job.number), wait.count());
+                defer(job, cfg, wait, "outcome unknown: not at Twilio yet; looking again", true);
+                return false;
+            }
+            outbox_.forget_lookup_misses(job.id);
+            log::info(q,
+                      "to={}, not found at Twilio after an uncertain outcome, in lookups {}s "
+                      "apart; sending",
+                      log::number(job.number),
+                      std::chrono::duration_cast<std::chrono::seconds>(now - first).count());
             return true;
+        }
+        case LookupResult::Kind::Unavailable:
+            defer(job, cfg, backoff_delay(cfg, job.attempts, std::nullopt),
+                  "outcome unknown; cannot read Twilio's message list now: " + found.error, true);
+            return false;
         case LookupResult::Kind::Error:
             break;
     }

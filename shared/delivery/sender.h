@@ -1,7 +1,8 @@
 // The sender. One dispatcher thread keeps up to send_concurrency create requests in flight
 // through an SmsTransport (libcurl's multi interface: kept-alive connections, one CA store),
 // claims due jobs from the outbox in batches (durably `sending` before any request of the
-// batch can leave), starts at most twilio_send_rate of them per second (pacer.h) and records
+// batch can leave), starts at most twilio_send_rate of them per second (pacer.h), and to one
+// number no two within destination_rate_delay (spacing.h), and records
 // each outcome: sent, deferred with backoff, or failed (with a notice when configured). A
 // job of uncertain outcome (check_first) is looked up in Twilio's message list by a helper
 // thread before any resend, and failure notices are mailed by another, so that neither a
@@ -17,6 +18,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -93,6 +95,7 @@ class Sender {
     std::chrono::steady_clock::time_point run_until(const Dispatch& d, bool may_start);
     void take_due(Dispatch& d);
     void note_creates_waiting(const Dispatch& d);
+    void note_room(Dispatch& d, std::uint64_t generation);
     void close_storms();
     int sweep_stranded(const Dispatch& d);
     void start_job(Dispatch& d, const Job& job, bool looked_up);
@@ -102,6 +105,8 @@ class Sender {
 
     bool expired(const Job& job, const Config& cfg);
     bool check_before_resend(const Job& job, MessageLookup& lookup, const Config& cfg);
+    static std::string creating_key(const Job& job);  // number and text
+    bool creating(const Job& job);  // a create of this text to this number is in flight
     void record(const Job& job, const SendResult& r, const Config& cfg);
     void defer(const Job& job, const Config& cfg, std::chrono::seconds delay,
                const std::string& error, bool check_first);
@@ -124,13 +129,15 @@ class Sender {
     bool stopping_ = false;
     bool notices_stopping_ = false;
     std::uint64_t generation_ = 0;       // bumped by wake()
+    bool sends_full_ = false;            // every create in flight, as of the last claim
     SmsTransport* transport_ = nullptr;  // the dispatcher's, for wake()
     std::deque<Job> lookups_;            // claimed with check_first: for the lookup thread
     std::size_t lookups_open_ = 0;       // claimed for a lookup and not yet through it
     std::int64_t looking_up_ = 0;        // the job the lookup thread has now; 0: none
     std::chrono::milliseconds sweep_interval_ = std::chrono::minutes(5);
     StormHeld storm_held_;
-    std::deque<Job> resends_;  // looked up and not found: for the dispatcher
+    std::deque<Job> resends_;              // looked up and not found: for the dispatcher
+    std::multiset<std::string> creating_;  // creating_key() of each create in flight
     // The earliest deferral since the dispatcher last looked: [0] to send, [1] to look up.
     Clock::time_point deferred_[2] = {Clock::time_point::max(), Clock::time_point::max()};
     struct Notice {

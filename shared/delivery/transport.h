@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,9 +41,11 @@ class SmsTransport {
 class MessageLookup {
   public:
     virtual ~MessageLookup() = default;
-    // A message to `to` with this body, created since `since`, in Twilio's message list?
+    // A message to `to` with this body, created since `since`, in Twilio's message list,
+    // whose SID is not in `taken` (given to other jobs)?
     virtual LookupResult find_message(const std::string& to, const std::string& body,
-                                      std::chrono::system_clock::time_point since) = 0;
+                                      std::chrono::system_clock::time_point since,
+                                      const std::set<std::string>& taken) = 0;
 };
 
 // Makes them for one configuration snapshot (again after a reload that changed it).

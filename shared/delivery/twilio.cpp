@@ -12,13 +12,18 @@
 
 #include "shared/base/mask.h"
 #include "shared/base/strings.h"
+#include "shared/delivery/twilio_errors.h"
+#include "shared/delivery/twilio_list.h"
 #include "shared/delivery/twilio_request.h"
 
 namespace smsm {
 
 namespace {
 
-constexpr int kMaxLookupPages = 40;  // 2,000 messages to one number since the job
+// The lookup reads pages of kLookupPageSize (Twilio's largest) and at most kMaxLookupPages
+// of them: 50,000 messages between the two numbers, more than a year of an alert an hour.
+constexpr int kLookupPageSize = 1000;
+constexpr int kMaxLookupPages = 50;
 
 struct CurlDeleter {
     void operator()(CURL* c) const { curl_easy_cleanup(c); }
@@ -90,9 +95,11 @@ SendResult classify_response(long status, const std::string& body,
     if (status >= 200 && status < 300) {
         r.kind = SendResult::Kind::Sent;
         r.error.clear();
-    } else if (status == 429 || r.code == 20429) {
+    } else if (status == 429 || twilio_code_is_temporary(r.code)) {
+        // 20429 whatever the HTTP status; 21611 (the sender's queue is full) comes as a 400
+        // but passes: retried with backoff, not failed.
         r.kind = SendResult::Kind::Retry;
-    } else if (status == 401 || r.code == 20003) {
+    } else if (status == 401 || twilio_code_is_auth(r.code)) {
         r.kind = SendResult::Kind::AuthError;
     } else if (status >= 500) {
         r.kind = SendResult::Kind::Ambiguous;
@@ -124,55 +131,32 @@ SendResult TwilioClient::send(const std::string& to, const std::string& body) {
 }
 
 SendResult TwilioClient::verify_credentials() {
-    const TwilioEndpoint& ep = state_->ep;
-    return perform(fmt::format("{}/2010-04-01/Accounts/{}.json", ep.base_url, ep.account_sid),
-                   nullptr);
-}
-
-LookupResult match_message_list(const std::string& json_body, const std::string& body,
-                                std::chrono::system_clock::time_point since) {
-    LookupResult r;
-    auto json = nlohmann::json::parse(json_body, nullptr, false);
-    auto list = json.is_object() ? json.find("messages") : json.end();
-    if (!json.is_object() || list == json.end() || !list->is_array()) {
-        r.error = "unexpected message list";
-        return r;
-    }
-    bool older_seen = false;
-    for (const auto& m : *list) {
-        if (!m.is_object()) continue;
-        auto at = parse_rfc2822_date(m.value("date_created", ""));
-        if (!at) continue;
-        if (*at < since) {
-            older_seen = true;
-            continue;
-        }
-        if (m.value("body", "") != body) continue;
-        r.kind = LookupResult::Kind::Found;
-        r.sid = m.value("sid", "");
-        return r;
-    }
-    r.kind = LookupResult::Kind::NotFound;
-    auto next = json.find("next_page_uri");
-    if (!older_seen && next != json.end() && next->is_string())
-        r.next_page_uri = next->get<std::string>();
-    return r;
+    return perform(state_->ep.messages_url() + "?PageSize=1", nullptr);
 }
 
 LookupResult TwilioClient::find_message(const std::string& to, const std::string& body,
-                                        std::chrono::system_clock::time_point since) {
+                                        std::chrono::system_clock::time_point since,
+                                        const std::set<std::string>& taken) {
     CURL* c = state_->curl.get();
     const TwilioEndpoint& ep = state_->ep;
-    std::string url = ep.messages_url() + "?To=" + url_escape(c, to) + "&PageSize=50";
+    std::string url = ep.messages_url() + "?To=" + url_escape(c, to) +
+                      fmt::format("&PageSize={}", kLookupPageSize);
     if (ep.service_sid.empty()) url += "&From=" + url_escape(c, ep.from);
-    // Newest first: page on until a message older than `since` shows up (an alert storm to
-    // one number can push the one we look for off the first page).
+    ListScan scan(body, since, taken);
     for (int page = 0; page < kMaxLookupPages; ++page) {
         std::string response;
         SendResult r = perform(url, nullptr, &response);
-        if (r.kind != SendResult::Kind::Sent)
-            return LookupResult{LookupResult::Kind::Error, "", r.error, ""};
-        LookupResult found = match_message_list(response, body, since);
+        switch (r.kind) {
+            case SendResult::Kind::Sent:
+                break;
+            case SendResult::Kind::Retry:      // throttled, or never sent
+            case SendResult::Kind::Ambiguous:  // 5xx, timeout, connection lost
+                return LookupResult{LookupResult::Kind::Unavailable, "", r.error, ""};
+            case SendResult::Kind::Permanent:
+            case SendResult::Kind::AuthError:
+                return LookupResult{LookupResult::Kind::Error, "", r.error, ""};
+        }
+        LookupResult found = scan.page(response);
         if (found.kind != LookupResult::Kind::NotFound || found.next_page_uri.empty()) return found;
         if (found.next_page_uri.front() != '/')
             return LookupResult{LookupResult::Kind::Error, "", "unexpected next_page_uri", ""};

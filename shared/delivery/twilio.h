@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "shared/config/config.h"
@@ -39,7 +40,10 @@ SendResult classify_response(long http_status, const std::string& body,
 
 // The answer to "did Twilio already create this message?" after an uncertain outcome.
 struct LookupResult {
-    enum class Kind { Found, NotFound, Error };
+    // Error: the list answered with a refusal (401/403, a restricted key without the list
+    // permission) or something unreadable: lookup_failure_action decides. Unavailable: a
+    // throttle (429/20429), a 5xx or a network failure: always "look again later".
+    enum class Kind { Found, NotFound, Error, Unavailable };
     Kind kind = Kind::Error;
     std::string sid;
     std::string error;
@@ -48,12 +52,6 @@ struct LookupResult {
 
 // Parses Twilio's RFC 2822 dates ("Wed, 25 Nov 2026 19:00:00 +0000"; GMT and UTC too).
 std::optional<std::chrono::system_clock::time_point> parse_rfc2822_date(const std::string& text);
-
-// Finds, in one page of Twilio's message list (newest first), a message with exactly this
-// body created at or after `since`; when there is none and the page holds nothing older than
-// `since`, says where the next page is. Exposed for unit tests.
-LookupResult match_message_list(const std::string& json_body, const std::string& body,
-                                std::chrono::system_clock::time_point since);
 
 // A blocking client, one request at a time over one reused connection: `check --online`,
 // `send` and the sender's lookups. The sender's creates go through TwilioMulti.
@@ -65,11 +63,15 @@ class TwilioClient {
     TwilioClient& operator=(const TwilioClient&) = delete;
 
     SendResult send(const std::string& to, const std::string& body);
-    // GET the account resource: true when the credentials work.
+    // GET the first message of the list (PageSize=1), what the daemon itself needs besides
+    // creates: Sent when the credentials work and may list messages. (Not the Accounts
+    // resource: Twilio refuses API keys there with 20003.)
     SendResult verify_credentials();
-    // Looks for a message to `to` with this body created since `since` (Twilio's list API).
+    // Looks for a message to `to` with this body created since `since` and whose SID is not
+    // in `taken` (Twilio's list, every page it takes: twilio_list.h).
     LookupResult find_message(const std::string& to, const std::string& body,
-                              std::chrono::system_clock::time_point since);
+                              std::chrono::system_clock::time_point since,
+                              const std::set<std::string>& taken = {});
     // Delivery status and replies (SPEC §9; message_status.h parses the answers):
     // GET one message resource; the answer's body goes to `response`.
     SendResult fetch_message(const std::string& sid, std::string& response);

@@ -33,8 +33,9 @@ class ClientLookup final : public MessageLookup {
   public:
     explicit ClientLookup(const Config& cfg) : client_(cfg) {}
     LookupResult find_message(const std::string& to, const std::string& body,
-                              std::chrono::system_clock::time_point since) override {
-        return client_.find_message(to, body, since);
+                              std::chrono::system_clock::time_point since,
+                              const std::set<std::string>& taken) override {
+        return client_.find_message(to, body, since, taken);
     }
 
   private:

@@ -77,6 +77,10 @@ std::string TwilioEndpoint::create_fields(CURL* c, const std::string& to,
     std::string fields = "To=" + url_escape(c, to) + "&Body=" + url_escape(c, body);
     fields += service_sid.empty() ? "&From=" + url_escape(c, from)
                                   : "&MessagingServiceSid=" + url_escape(c, service_sid);
+    // Our own transliteration (gsm_transliterate) decides the text: Twilio's Smart Encoding
+    // (on by default in Messaging Services) would rewrite it, and the lookup before a resend
+    // compares the text Twilio stored with the one sent.
+    fields += "&SmartEncoded=false";
     return fields;
 }
 

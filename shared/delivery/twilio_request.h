@@ -25,7 +25,7 @@ namespace smsm {
 struct TwilioEndpoint {
     explicit TwilioEndpoint(const Config& cfg);
     std::string messages_url() const;
-    // The form of a create request: To, Body, and From or MessagingServiceSid.
+    // The form of a create request: To, Body, From or MessagingServiceSid, SmartEncoded=false.
     std::string create_fields(CURL* c, const std::string& to, const std::string& body) const;
 
     std::string account_sid, user, secret, from, service_sid, base_url, ca_file;

@@ -293,6 +293,7 @@ void Message::log_queued(log::Qid q, const std::vector<NewJob>& jobs, const Enqu
                       "to={}, from=<{}>, status=suppressed (the same alert within storm_window, "
                       "sent by another relay; counted in its summary)",
                       log::number(j.number), printable(j.sender));
+            metrics::count_sms(metrics::SmsStatus::Suppressed);
         } else if (queued.storm_of[i] != 0) {
             log::info(q,
                       "to={}, from=<{}>, status=suppressed, first_job={} (the same alert within "

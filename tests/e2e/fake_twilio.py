@@ -20,7 +20,23 @@ Control API on the same port, no auth, JSON:
                          (GET Messages/SM....json or the list); before, and with no rule, "sent"
   POST /_fake/inbound    {"from":"+14155550123","to":"+15005550006","body":"ACK"}: a reply
                          (direction inbound, status received); answers {"sid": ...}
-The message list is paged like Twilio's (PageSize, Page; next_page_uri while more remain).
+  POST /_fake/realism    switches of the "as awkward as the real service" block below, e.g.
+                         {"queued_s": 30, "list_lag_s": 5, "nulls": "last", "max_page_size": 20,
+                          "trial": true, "queue_full": 2}; reset() turns them all off
+The message list is paged like Twilio's (PageSize, Page and PageToken; next_page_uri while
+more remain; a later page without its PageToken is refused, as Twilio does).
+
+Realism (issue 11), each off by default and switched per test (set_realism / _fake/realism):
+  queued_s       a message stays "queued" with date_sent null this long after its creation
+  list_lag_s     a new message shows in the list only this long after its creation
+  nulls          "first" or "last": where the list (date_sent, newest first) puts null dates
+  max_page_size  the largest PageSize honoured (Twilio: 1000), to make a test page through
+  trial          bodies are stored with "Sent from your Twilio trial account - " in front
+  queue_full     the next N creates get 400 / 21611 (the sender's queue is full)
+  list_throttle  the next N requests for the message list get 429 / 20429
+add_history(to, from, body, count, age_s) puts older messages to a number in the list.
+Always on: an API key (add_api_key) gets 401 / 20003 on the Accounts resource, as Twilio
+documents; one added with list_permission=False gets 403 / 70051 on the message list.
 
 Use FakeTwilio(...).start()/.stop() in-process (stop closes every open connection; start
 again binds the same port), or run it as a script.  Secrets are never logged: the log has one
@@ -80,6 +96,7 @@ class FakeTwilio:
         self.ctx.load_cert_chain(cert, key)
         self.account_sid, self.host, self.port = account_sid, host, port
         self.creds = {account_sid: auth_token}
+        self.no_list = set()  # API keys without the permission to list messages
         if api_key_sid:
             self.creds[api_key_sid] = api_key_secret
         self.log_path = log_path
@@ -93,6 +110,7 @@ class FakeTwilio:
     def reset(self):
         with self.lock:
             self._messages, self._script, self.latency_ms = [], [], 0
+            self._realism = dict(REALISM_OFF)
             self._stats = {"requests": 0, "connections": 0, "creates": 0,
                            "handshake_failures": 0}
         self._reset_delivery()
@@ -104,6 +122,83 @@ class FakeTwilio:
     def set_latency(self, ms):
         with self.lock:
             self.latency_ms = int(ms)
+
+    # ---- realism (issue 11): switches, API keys, the list as Twilio shows it ----------------
+    def set_realism(self, **switches):
+        """Switch realism on (see the module doc); unknown names are an error."""
+        unknown = set(switches) - set(REALISM_OFF)
+        if unknown:
+            raise ValueError("unknown realism switches: %s" % sorted(unknown))
+        with self.lock:
+            self._realism.update(switches)
+
+    def add_api_key(self, sid, secret, list_permission=True):
+        """An API key (SK...) of the account; without list_permission: a restricted key
+        that may create messages but not list them (403 / 70051 there)."""
+        with self.lock:
+            self.creds[sid] = secret
+            if not list_permission:
+                self.no_list.add(sid)
+
+    def add_history(self, to, from_, body, count, age_s):
+        """`count` sent messages to `to` created `age_s` seconds ago (and 1 s apart before
+        that): the number's history, older than any job of the test."""
+        now = time.time()
+        with self.lock:
+            for i in range(count):
+                t = now - age_s - i
+                sid = "SM" + secrets.token_hex(16)
+                date = email.utils.formatdate(t, usegmt=True)
+                self._messages.insert(0, {
+                    "sid": sid, "account_sid": self.account_sid, "api_version": "2010-04-01",
+                    "to": to, "from": from_, "messaging_service_sid": None, "body": body,
+                    "status": "sent", "num_segments": "1", "num_media": "0",
+                    "direction": "outbound-api", "date_created": date, "date_updated": date,
+                    "date_sent": None, "error_code": None, "error_message": None,
+                    "price": None, "price_unit": "USD",
+                    "uri": "%s%s/Messages/%s.json" % (API, self.account_sid, sid),
+                    "_created": t, "_auth": "history", "_smart_encoded": None})
+
+    def _list_throttled(self):
+        """True for the next `list_throttle` list requests: 429 / 20429."""
+        with self.lock:
+            if self._realism["list_throttle"] > 0:
+                self._realism["list_throttle"] -= 1
+                return True
+        return False
+
+    def _stored_body(self, body):
+        return TRIAL_PREFIX + body if self._realism["trial"] else body
+
+    def _queue_full(self):
+        """True for the next `queue_full` creates: 400 / 21611."""
+        with self.lock:
+            if self._realism["queue_full"] > 0:
+                self._realism["queue_full"] -= 1
+                return True
+        return False
+
+    def _listed(self, m, now):
+        """A message as the list shows it at `now`: queued with date_sent null for
+        `queued_s` after its creation, sent afterwards; None while `list_lag_s` hides it."""
+        r, created = self._realism, m["_created"]
+        if now - created < r["list_lag_s"]:
+            return None
+        if now - created < r["queued_s"]:
+            v = public(m)
+            v.update(date_sent=None)
+            return v
+        v = self.delivery_view(m)  # sent, or what a status rule says by now (issue 12)
+        if v.get("direction") != "inbound":
+            v.update(date_sent=email.utils.formatdate(created + r["queued_s"], usegmt=True))
+        return v
+
+    def _list_order(self, listed):
+        """Newest date_sent first; null dates first or last as `nulls` says."""
+        nulls = [m for m in listed if m["date_sent"] is None]
+        dated = [m for m in listed if m["date_sent"] is not None]
+        dated.sort(key=lambda m: email.utils.parsedate_to_datetime(m["date_sent"]), reverse=True)
+        return nulls + dated if self._realism["nulls"] == "first" else dated + nulls
 
     def messages(self):
         with self.lock:
@@ -174,7 +269,7 @@ class FakeTwilio:
             return None
         if path_sid != self.account_sid:
             return None
-        return "account" if user == self.account_sid else "api_key"
+        return "account" if user == self.account_sid else user  # an API key: its SID
 
     def create(self, form, auth_kind):
         """Return (status, json) for a create request; may sleep (latency/script)."""
@@ -210,10 +305,14 @@ class FakeTwilio:
             return twilio_error(400, 21211, "The 'To' number %s is not a valid phone number." % to)
         if to in MAGIC_TO:
             return twilio_error(400, *MAGIC_TO[to])
+        if self._queue_full():  # realism: the sender's queue at Twilio is full
+            return twilio_error(400, 21611, "This 'From' number has exceeded the maximum number "
+                                            "of queued messages")
         now = email.utils.formatdate(usegmt=True)
         sid = "SM" + secrets.token_hex(16)
         msg = {"sid": sid, "account_sid": self.account_sid, "api_version": "2010-04-01",
-               "to": to, "from": from_, "messaging_service_sid": mg, "body": body,
+               "to": to, "from": from_, "messaging_service_sid": mg,
+               "body": self._stored_body(body),
                "status": "queued" if from_ else "accepted", "num_segments": str(num_segments(body)),
                "num_media": "0", "direction": "outbound-api", "date_created": now,
                "date_updated": now, "date_sent": None, "error_code": None,
@@ -221,7 +320,8 @@ class FakeTwilio:
                "uri": "%s%s/Messages/%s.json" % (API, self.account_sid, sid),
                "subresource_uris": {"media": "%s%s/Messages/%s/Media.json"
                                     % (API, self.account_sid, sid)},
-               "_created": time.time(), "_auth": auth_kind}
+               "_created": time.time(), "_auth": auth_kind,
+               "_smart_encoded": get("SmartEncoded")}
         with self.lock:
             self._messages.append(msg)
         if step.get("drop"):  # created, then the connection dies: an ambiguous timeout
@@ -233,10 +333,13 @@ class FakeTwilio:
 
     def list(self, query):
         """Messages filtered like Twilio's list resource (To, From, DateSent, DateSent>=, <=),
-        newest first, paged by PageSize (default 50) and Page, with next_page_uri."""
+        newest date_sent first (realism: null dates, lag), paged by PageSize (default 50, at
+        most max_page_size) and Page with its PageToken, with next_page_uri. None for a later
+        page asked without its PageToken."""
         q = {k: v[0] for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items()}
-        out = []
-        for m in reversed(self.messages()):  # newest first, like Twilio
+        now = time.time()
+        listed = []
+        for m in self.messages():
             day = time.strftime("%Y-%m-%d", time.gmtime(m["_created"]))
             if ("To" in q and m["to"] != q["To"]) or ("From" in q and m["from"] != q["From"]):
                 continue
@@ -244,16 +347,21 @@ class FakeTwilio:
                     ("DateSent>" in q and day < q["DateSent>"]) or \
                     ("DateSent<" in q and day > q["DateSent<"]):
                 continue
-            out.append(self.delivery_view(m))
-        size = max(1, min(1000, int(q.get("PageSize", 50))))
+            m = self._listed(m, now)
+            if m is not None:
+                listed.append(m)
+        out = self._list_order(listed[::-1])  # newest created first among equal dates
+        size = max(1, min(self._realism["max_page_size"], int(q.get("PageSize", 50))))
         page = max(0, int(q.get("Page", 0)))
+        if page > 0 and q.get("PageToken") != page_token(page):
+            return None
         uri = "%s%s/Messages.json" % (API, self.account_sid)
 
-        def page_uri(n):  # Twilio-style: same filters, PageSize, Page (and a PageToken)
+        def page_uri(n):  # Twilio-style: same filters, PageSize, Page and a PageToken
             args = [(k, v) for k, v in q.items() if k not in ("Page", "PageToken", "PageSize")]
             args += [("PageSize", str(size)), ("Page", str(n))]
             if n > 0:
-                args.append(("PageToken", "PASM%032x" % n))
+                args.append(("PageToken", page_token(n)))
             return uri + "?" + urllib.parse.urlencode(args)
 
         start = page * size
@@ -315,6 +423,16 @@ class FakeTwilio:
 
 def public(msg):
     return {k: v for k, v in msg.items() if not k.startswith("_")}
+
+
+# ---- realism (issue 11) -------------------------------------------------------------------
+TRIAL_PREFIX = "Sent from your Twilio trial account - "
+REALISM_OFF = {"queued_s": 0, "list_lag_s": 0, "nulls": "first", "max_page_size": 1000,
+               "trial": False, "queue_full": 0, "list_throttle": 0}
+
+
+def page_token(n):
+    return "PASM%032x" % n
 
 
 class _Server(ThreadingHTTPServer):
@@ -401,7 +519,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._control(path, raw)
         a = ACCOUNT_RE.match(path)
         if a and self.command == "GET":  # fetch the account: what `check --online` does
-            if fake.authenticate(self.headers.get("Authorization"), a.group(1)) is None:
+            kind = fake.authenticate(self.headers.get("Authorization"), a.group(1))
+            if kind is None:
+                return self._reply(*twilio_error(401, 20003, "Authenticate"))
+            if kind != "account":  # Twilio: API keys may not read the Accounts resource
                 return self._reply(*twilio_error(401, 20003, "Authenticate"))
             return self._reply(200, {"sid": a.group(1), "status": "active", "type": "Full"})
         m = MESSAGES_RE.match(path)
@@ -419,7 +540,14 @@ class _Handler(BaseHTTPRequestHandler):
                                                  "found" % path))
             return self._reply(200, found[0])
         if self.command == "GET":
-            return self._reply(200, fake.list(query))
+            if kind in fake.no_list:  # a restricted key without the Messages list permission
+                return self._reply(*twilio_error(403, 70051, "Authorization Failed"))
+            if fake._list_throttled():
+                return self._reply(*twilio_error(429, 20429, "Too Many Requests"))
+            listed = fake.list(query)
+            if listed is None:
+                return self._reply(*twilio_error(400, 20001, "Invalid PageToken"))
+            return self._reply(200, listed)
         if m.group(2):
             return self._reply(*twilio_error(405, 20004, "Method not allowed"))
         form = urllib.parse.parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
@@ -449,6 +577,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "POST" and path == "/_fake/script" and isinstance(arg, list):
             fake.set_script(arg)
             return self._reply(200, {"ok": True, "steps": len(arg)})
+        if self.command == "POST" and path == "/_fake/realism" and isinstance(arg, dict):
+            try:
+                fake.set_realism(**arg)
+            except ValueError as e:
+                return self._reply(400, {"error": str(e)})
+            return self._reply(200, {"ok": True})
         if self.command == "POST" and path == "/_fake/latency" and isinstance(arg, dict):
             fake.set_latency(arg.get("ms", 0))
             return self._reply(200, {"ok": True})

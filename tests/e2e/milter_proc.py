@@ -69,6 +69,9 @@ class MilterInstance:
             "log_to": "stderr",
             "minimal_backoff_time": "1s",
             "maximal_backoff_time": "2s",
+            # Not found at Twilio after an uncertain outcome: sent again after a second
+            # lookup this much later (5m by default).
+            "lookup_recheck_time": "2s",
         }
         for k, v in (overrides or {}).items():
             if v is None:

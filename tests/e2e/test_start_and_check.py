@@ -139,8 +139,9 @@ class CheckAsDaemonUser(unittest.TestCase):
         # root with run_as_user gives the outbox files to that user before the drop
         r = run("check", "-c", conf)
         self.assertEqual((r.returncode, r.stderr), (0, ""))
-        self.assertEqual(r.stdout, "%s: files and directories checked as user nobody\n%s: ok\n"
-                         % (conf, conf))
+        self.assertEqual(r.stdout, "%s: files and directories checked as user nobody\n"
+                         "%s: twilio_api_url is Twilio region US1 (the default)\n%s: ok\n"
+                         % (conf, conf, conf))
 
     def test_user_option_names_the_daemons_user(self):
         conf = self.w.config()  # no run_as_user: --user says who the daemon runs as

@@ -80,7 +80,8 @@ class FakeTransport final : public SmsTransport {
 class FakeLookup final : public MessageLookup {
   public:
     LookupResult find_message(const std::string&, const std::string& body,
-                              std::chrono::system_clock::time_point) override {
+                              std::chrono::system_clock::time_point,
+                              const std::set<std::string>&) override {
         if (body.rfind("found", 0) == 0) return {LookupResult::Kind::Found, "SMfound", "", ""};
         return {LookupResult::Kind::NotFound, "", "", ""};
     }
@@ -119,7 +120,9 @@ TEST_CASE("claim_due takes up to N jobs to send and M to look up, in one go, in 
 
 TEST_CASE("the sender sends through its transport and looks up uncertain jobs first") {
     test::TempDir d;
-    ConfigHolder holder(test::load_test_config(d, "state_directory = " + d.path() + "\n"));
+    // Not found twice, lookup_recheck_time apart, before "lost before" is sent again.
+    ConfigHolder holder(test::load_test_config(
+        d, "state_directory = " + d.path() + "\nlookup_recheck_time = 1s\n"));
     Outbox outbox(d.path());
     auto ids = enqueue(outbox, {"plain", "found before", "lost before"});
     outbox.mark_deferred(ids[1], Clock::now(), "outcome unknown", true);
@@ -213,7 +216,8 @@ TEST_CASE("eom_wait: a first answer that comes before the wait begins is not mis
 
 TEST_CASE("a job left sending by a failed state write is swept, looked up, then sent") {
     test::TempDir d;
-    ConfigHolder holder(test::load_test_config(d, "state_directory = " + d.path() + "\n"));
+    ConfigHolder holder(test::load_test_config(
+        d, "state_directory = " + d.path() + "\nlookup_recheck_time = 1s\n"));
     Outbox outbox(d.path());
     std::vector<std::string> sent;
     Sender sender(holder, outbox, fake_twilio(sent));
@@ -237,7 +241,9 @@ TEST_CASE("a job left sending by a failed state write is swept, looked up, then 
     sender.stop();
     auto job = outbox.get(ids[0]);
     CHECK(job->state == JobState::Sent);
-    CHECK(job->attempts == 2);  // the claim that was lost, then the send after the lookup
+    // The claim that was lost, a lookup that missed, then the second lookup (lookup_recheck_time
+    // later) and the send after it.
+    CHECK(job->attempts == 3);
     CHECK(sent == std::vector<std::string>{"stranded"});
 }
 
@@ -245,7 +251,8 @@ TEST_CASE("the sender's state machine: each Twilio answer and what the outbox re
     test::TempDir d;
     ConfigHolder holder(
         test::load_test_config(d, "state_directory = " + d.path() +
-                                      "\nminimal_backoff_time = 10s\nmaximal_backoff_time = 5m\n"));
+                                      "\nminimal_backoff_time = 10s\nmaximal_backoff_time = 5m\n"
+                                      "destination_rate_delay = 0\n"));  // all to one number
     Outbox outbox(d.path());
     std::vector<std::string> sent;
     auto soon = Clock::now() + std::chrono::hours(1);
