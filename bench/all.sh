@@ -6,7 +6,7 @@
 # memory on a MIME flood, and what a metrics scrape costs intake and the daemon's CPU.
 # Loopback only, as root; prints figures, asserts nothing.
 # Usage: bench/all.sh [BINARY]   (default build/sms-milter)
-# Takes about 6 minutes on 2 cores; run it on a quiet machine, the figures share its CPU.
+# Takes about 8 minutes on 2 cores; run it on a quiet machine, the figures share its CPU.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
