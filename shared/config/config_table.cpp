@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -43,6 +44,19 @@ struct KeyDef {
 
 [[noreturn]] void bad(std::string_view what) {
     throw std::invalid_argument(std::string(what));
+}
+
+// One of a few words: "expected a, b or c" otherwise.
+template <typename T>
+T parse_choice(std::string_view v, std::initializer_list<std::pair<std::string_view, T>> choices) {
+    std::string names;
+    std::size_t i = 0;
+    for (const auto& [name, value] : choices) {
+        if (v == name) return value;
+        names += fmt::format("{}{}", i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ", name);
+        ++i;
+    }
+    bad("expected " + names);
 }
 
 bool parse_bool(std::string_view v) {
@@ -343,14 +357,10 @@ const KeyDef kKeys[] = {
      "shows something unreadable): defer (look again later), resend (risk a duplicate) or "
      "fail; a throttled or failed lookup (429, 5xx, network) is always looked at again later",
      [](Config& c, std::string_view v) {
-         if (v == "defer")
-             c.lookup_failure_action = LookupFailure::Defer;
-         else if (v == "resend")
-             c.lookup_failure_action = LookupFailure::Resend;
-         else if (v == "fail")
-             c.lookup_failure_action = LookupFailure::Fail;
-         else
-             bad("expected defer, resend or fail");
+         c.lookup_failure_action =
+             parse_choice<LookupFailure>(v, {{"defer", LookupFailure::Defer},
+                                             {"resend", LookupFailure::Resend},
+                                             {"fail", LookupFailure::Fail}});
      }},
     {"lookup_recheck_time", "time", Applies::OnReload, "5m",
      "after an uncertain outcome, a job is sent again only when Twilio's message list has "
@@ -414,12 +424,7 @@ const KeyDef kKeys[] = {
      }},
     {"log_to", "choice", Applies::OnReload, "syslog", "syslog (facility mail) or stderr",
      [](Config& c, std::string_view v) {
-         if (v == "syslog")
-             c.log_to = LogTo::Syslog;
-         else if (v == "stderr")
-             c.log_to = LogTo::Stderr;
-         else
-             bad("expected syslog or stderr");
+         c.log_to = parse_choice<LogTo>(v, {{"syslog", LogTo::Syslog}, {"stderr", LogTo::Stderr}});
      }},
     {"log_full_numbers", "yes/no", Applies::OnReload, "no", "yes: log phone numbers unmasked",
      [](Config& c, std::string_view v) { c.log_full_numbers = parse_bool(v); }},
@@ -458,12 +463,8 @@ const KeyDef kKeys[] = {
      "while Redis cannot be reached: local (each relay counts, deduplicates and holds back "
      "storms on its own, with a warning in the log) or tempfail (SMS recipients get 451 4.3.0)",
      [](Config& c, std::string_view v) {
-         if (v == "local")
-             c.shared_state_failure = SharedStateFailure::Local;
-         else if (v == "tempfail")
-             c.shared_state_failure = SharedStateFailure::Tempfail;
-         else
-             bad("expected local or tempfail");
+         c.shared_state_failure = parse_choice<SharedStateFailure>(
+             v, {{"local", SharedStateFailure::Local}, {"tempfail", SharedStateFailure::Tempfail}});
      }},
     {"shared_state_timeout", "milliseconds", Applies::OnRestart, "200ms",
      "longest a connect, TLS handshake or command to Redis may take; past it Redis counts as "
