@@ -58,11 +58,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	apt-get update -qq
 	apt-get install -y -q --no-install-recommends "${missing[@]}"
 	# The prometheus package is installed for its promtool only (the alert-rules and e2e
-	# metrics checks): a Prometheus server it enabled and started under systemd is stopped
-	# and disabled again; one that was installed before is left alone.
+	# metrics checks), redis-server for the binary the shared-state tests start on a port of
+	# their own: a server either enabled and started under systemd is stopped and disabled
+	# again; one that was installed before is left alone.
 	for p in "${missing[@]}"; do
-		if [ "$p" = prometheus ] && [ -d /run/systemd/system ]; then
-			systemctl disable --now prometheus.service || true
+		if [ -d /run/systemd/system ]; then
+			case $p in
+			prometheus | redis-server) systemctl disable --now "$p.service" || true ;;
+			esac
 		fi
 	done
 else
