@@ -2,8 +2,8 @@
 #pragma once
 
 #include "shared/config/config_holder.h"
-#include "shared/delivery/outbox.h"
 #include "shared/delivery/sender.h"
+#include "shared/outbox/outbox.h"
 #include "shared/policy/rate_limit.h"
 #include "shared/shared_state/shared_state.h"
 

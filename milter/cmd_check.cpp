@@ -14,9 +14,9 @@
 #include "milter/commands.h"
 #include "milter/privileges.h"
 #include "shared/config/milter_socket.h"
-#include "shared/delivery/twilio.h"
-#include "shared/delivery/twilio_region.h"
 #include "shared/metrics/listen_address.h"
+#include "shared/twilio/twilio.h"
+#include "shared/twilio/twilio_region.h"
 
 namespace smsm {
 

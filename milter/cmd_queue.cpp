@@ -11,9 +11,9 @@
 #include "shared/base/log.h"
 #include "shared/base/mask.h"
 #include "shared/base/strings.h"
-#include "shared/delivery/outbox.h"
-#include "shared/delivery/twilio_errors.h"
+#include "shared/outbox/outbox.h"
 #include "shared/policy/rate_limit.h"
+#include "shared/twilio/twilio_errors.h"
 
 namespace smsm {
 

@@ -21,12 +21,12 @@
 #include "shared/base/clock.h"
 #include "shared/base/log.h"
 #include "shared/config/milter_socket.h"
-#include "shared/delivery/outbox_gauges.h"
 #include "shared/metrics/http_server.h"
 #include "shared/metrics/listen_address.h"
 #include "shared/metrics/metrics.h"
-#include "shared/delivery/status_poller.h"
+#include "shared/outbox/outbox_gauges.h"
 #include "shared/shared_state/shared_state.h"
+#include "shared/status/status_poller.h"
 #include "shared/text/message_text.h"
 
 namespace smsm {

@@ -8,9 +8,9 @@
 
 #include "milter/commands.h"
 #include "milter/privileges.h"
-#include "shared/delivery/twilio.h"
 #include "shared/policy/phone.h"
 #include "shared/text/segments.h"
+#include "shared/twilio/twilio.h"
 
 namespace smsm {
 

@@ -39,7 +39,7 @@ struct Fd {
     }
 };
 
-// What the outbox keeps in the state directory (shared/delivery/outbox_files.h).
+// What the outbox keeps in the state directory (shared/outbox/outbox_files.h).
 constexpr const char* kStateFiles[] = {"outbox.db", "outbox.db-wal", "outbox.db-shm",
                                        "outbox.db-journal", "outbox.created"};
 

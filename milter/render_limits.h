@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "shared/config/config.h"
-#include "shared/delivery/outbox.h"
+#include "shared/outbox/outbox.h"
 #include "shared/policy/rate_limit.h"
 #include "shared/session/reply.h"
 

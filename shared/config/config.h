@@ -91,7 +91,7 @@ struct Config {
     std::string failure_notice;                 // empty: none; "sender"; or an address
     std::vector<std::string> sendmail_command;  // argv
 
-    // Delivery status and replies (SPEC §9; shared/delivery/status_poller.h).
+    // Delivery status and replies (SPEC §9; shared/status/status_poller.h).
     bool status_polling = true;
     std::vector<std::chrono::seconds> status_poll_schedule;  // delays after the send, >= 1
     std::chrono::seconds status_poll_give_up{86400};

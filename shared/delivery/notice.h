@@ -10,7 +10,7 @@
 #include <string>
 
 #include "shared/config/config.h"
-#include "shared/delivery/outbox.h"
+#include "shared/outbox/outbox.h"
 
 namespace smsm {
 
@@ -25,7 +25,7 @@ bool send_failure_notice(const Config& cfg, const Job& job, const std::string& r
 
 // Pipes one mail to sendmail_command with the null envelope sender, for `to` (a bare
 // address); true when sendmail took it (exited 0 within 30 s). Also for replies
-// (reply_mail.h).
+// (shared/status/reply_mail.h).
 bool pipe_to_sendmail(const Config& cfg, const std::string& to, const std::string& mail);
 
 }  // namespace smsm

@@ -10,12 +10,12 @@
 #include "shared/base/clock.h"
 #include "shared/base/log.h"
 #include "shared/base/strings.h"
-#include "shared/delivery/message_status.h"
 #include "shared/delivery/notice.h"
 #include "shared/delivery/pacer.h"
 #include "shared/delivery/spacing.h"
 #include "shared/metrics/metrics.h"
 #include "shared/text/storm_text.h"
+#include "shared/twilio/message_status.h"
 
 namespace smsm {
 
@@ -31,7 +31,8 @@ constexpr auto kClaimAhead = std::chrono::milliseconds(250);
 constexpr std::size_t kLookupsOpen = 4;     // claimed for a lookup at once (one is looked up)
 constexpr std::size_t kMaxNotices = 10000;  // failure notices waiting for sendmail
 
-// When a job sent now has its delivery status fetched first (status_poller.h); 0: never.
+// When a job sent now has its delivery status fetched first (shared/status/status_poller.h);
+// 0: never.
 std::int64_t first_poll(const Config& cfg) {
     if (!cfg.status_polling) return 0;
     auto now = unix_now();
@@ -385,7 +386,7 @@ void Sender::note_room(Dispatch& d, std::uint64_t generation) {
     if (!sends_full_ && generation_ != generation) d.sends.exhausted = false;
 }
 
-// For the status poller, which waits while creates wait (status_poller.h).
+// For the status poller, which waits while creates wait (shared/status/status_poller.h).
 void Sender::note_creates_waiting(const Dispatch& d) {
     creates_waiting_.store(!d.ready.empty() || d.send_room() == 0 || !d.sends.exhausted,
                            std::memory_order_relaxed);

@@ -25,9 +25,9 @@
 #include <vector>
 
 #include "shared/config/config_holder.h"
-#include "shared/delivery/outbox.h"
-#include "shared/delivery/transport.h"
-#include "shared/delivery/twilio.h"
+#include "shared/outbox/outbox.h"
+#include "shared/twilio/transport.h"
+#include "shared/twilio/twilio.h"
 
 namespace smsm {
 

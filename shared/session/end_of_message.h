@@ -8,8 +8,8 @@
 #include <functional>
 #include <string_view>
 
-#include "shared/delivery/outbox.h"
 #include "shared/delivery/sender.h"
+#include "shared/outbox/outbox.h"
 #include "shared/session/session.h"
 
 namespace smsm {

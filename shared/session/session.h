@@ -11,7 +11,7 @@
 
 #include "shared/base/log.h"
 #include "shared/config/config.h"
-#include "shared/delivery/outbox.h"
+#include "shared/outbox/outbox.h"
 #include "shared/policy/policy.h"
 #include "shared/policy/rate_limit.h"
 #include "shared/session/reply.h"

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "shared/config/config.h"
-#include "shared/delivery/outbox.h"
+#include "shared/outbox/outbox.h"
 #include "shared/policy/rate_limit.h"
 
 namespace smsm {

@@ -7,11 +7,11 @@
 #include <sqlite3.h>
 
 #include "shared/base/clock.h"
-#include "shared/delivery/message_status.h"
-#include "shared/delivery/outbox.h"
-#include "shared/delivery/reply_mail.h"
-#include "shared/delivery/twilio.h"
-#include "shared/delivery/twilio_errors.h"
+#include "shared/outbox/outbox.h"
+#include "shared/status/reply_mail.h"
+#include "shared/twilio/message_status.h"
+#include "shared/twilio/twilio.h"
+#include "shared/twilio/twilio_errors.h"
 #include "tests/unit/fixtures.h"
 
 using namespace smsm;

@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "shared/base/clock.h"
-#include "shared/delivery/outbox.h"
+#include "shared/outbox/outbox.h"
 #include "shared/policy/rate_limit.h"
 #include "shared/session/session.h"
 #include "shared/text/storm_text.h"

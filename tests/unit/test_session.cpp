@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "shared/config/config_holder.h"
-#include "shared/delivery/group_commit.h"
 #include "shared/delivery/sender.h"
+#include "shared/outbox/group_commit.h"
 #include "shared/session/end_of_message.h"
 #include "shared/session/session.h"
 #include "shared/text/message_text.h"

@@ -5,7 +5,7 @@
 
 #include <memory>
 
-#include "shared/delivery/statement_cache.h"
+#include "shared/outbox/statement_cache.h"
 
 namespace {
 

@@ -2,7 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "shared/delivery/sender.h"
-#include "shared/delivery/twilio.h"
+#include "shared/twilio/twilio.h"
 
 using namespace smsm;
 using K = SendResult::Kind;

@@ -11,10 +11,10 @@
 
 #include "shared/delivery/sender.h"
 #include "shared/delivery/spacing.h"
-#include "shared/delivery/twilio.h"
-#include "shared/delivery/twilio_errors.h"
-#include "shared/delivery/twilio_list.h"
-#include "shared/delivery/twilio_region.h"
+#include "shared/twilio/twilio.h"
+#include "shared/twilio/twilio_errors.h"
+#include "shared/twilio/twilio_list.h"
+#include "shared/twilio/twilio_region.h"
 #include "tests/unit/fixtures.h"
 
 using namespace smsm;

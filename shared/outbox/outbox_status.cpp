@@ -8,10 +8,10 @@
 #include <set>
 #include <stdexcept>
 
-#include "shared/delivery/message_status.h"
-#include "shared/delivery/outbox.h"
-#include "shared/delivery/outbox_sql.h"
-#include "shared/delivery/twilio_errors.h"
+#include "shared/outbox/outbox.h"
+#include "shared/outbox/outbox_sql.h"
+#include "shared/twilio/message_status.h"
+#include "shared/twilio/twilio_errors.h"
 
 namespace smsm {
 

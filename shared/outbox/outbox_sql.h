@@ -12,8 +12,8 @@
 #include <utility>
 
 #include "shared/base/clock.h"
-#include "shared/delivery/outbox.h"
-#include "shared/delivery/statement_cache.h"
+#include "shared/outbox/outbox.h"
+#include "shared/outbox/statement_cache.h"
 
 namespace smsm {
 

@@ -1,5 +1,5 @@
 // Twilio message resources after the send: status, inbound replies, schedule, keywords.
-#include "shared/delivery/message_status.h"
+#include "shared/twilio/message_status.h"
 
 #include <nlohmann/json.hpp>
 
@@ -8,7 +8,7 @@
 #include <cstdlib>
 
 #include "shared/base/strings.h"
-#include "shared/delivery/twilio.h"
+#include "shared/twilio/twilio.h"
 
 namespace smsm {
 

@@ -17,7 +17,7 @@
 #include <set>
 #include <string>
 
-#include "shared/delivery/twilio.h"
+#include "shared/twilio/twilio.h"
 
 namespace smsm {
 

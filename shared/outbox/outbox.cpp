@@ -1,6 +1,6 @@
 // The durable outbox on SQLite. Every statement goes through Stmt (RAII) and every failure
 // becomes a std::runtime_error naming the SQLite error; callers decide the SMTP outcome.
-#include "shared/delivery/outbox.h"
+#include "shared/outbox/outbox.h"
 
 #include <fmt/format.h>
 
@@ -8,8 +8,8 @@
 #include <stdexcept>
 #include <utility>
 
-#include "shared/delivery/outbox_files.h"
-#include "shared/delivery/outbox_sql.h"
+#include "shared/outbox/outbox_files.h"
+#include "shared/outbox/outbox_sql.h"
 
 namespace smsm {
 

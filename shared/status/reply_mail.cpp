@@ -1,5 +1,5 @@
 // SMS replies as mail: recipient rules and the mail itself.
-#include "shared/delivery/reply_mail.h"
+#include "shared/status/reply_mail.h"
 
 #include <fmt/format.h>
 

@@ -24,9 +24,9 @@
 #include <thread>
 
 #include "shared/config/config_holder.h"
-#include "shared/delivery/outbox.h"
 #include "shared/delivery/pacer.h"
 #include "shared/delivery/sender.h"
+#include "shared/outbox/outbox.h"
 
 namespace smsm {
 

@@ -8,7 +8,7 @@
 #include <memory>
 #include <vector>
 
-#include "shared/delivery/transport.h"
+#include "shared/twilio/transport.h"
 
 namespace smsm {
 

@@ -1,5 +1,5 @@
 // One HTTP request to Twilio: libcurl options and the classification of its end.
-#include "shared/delivery/twilio_request.h"
+#include "shared/twilio/twilio_request.h"
 
 #include <fmt/format.h>
 #include <strings.h>

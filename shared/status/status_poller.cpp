@@ -1,17 +1,17 @@
 // The status poller: delivery statuses and replies, one request at a time (status_poller.h).
-#include "shared/delivery/status_poller.h"
+#include "shared/status/status_poller.h"
 
 #include <algorithm>
 
 #include "shared/base/clock.h"
 #include "shared/base/log.h"
 #include "shared/base/strings.h"
-#include "shared/delivery/message_status.h"
 #include "shared/delivery/notice.h"
-#include "shared/delivery/reply_mail.h"
-#include "shared/delivery/twilio.h"
-#include "shared/delivery/twilio_errors.h"
 #include "shared/metrics/metrics.h"
+#include "shared/status/reply_mail.h"
+#include "shared/twilio/message_status.h"
+#include "shared/twilio/twilio.h"
+#include "shared/twilio/twilio_errors.h"
 
 namespace smsm {
 

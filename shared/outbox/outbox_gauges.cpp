@@ -1,7 +1,7 @@
 // The outbox as a metrics scrape sees it; see outbox_gauges.h.
-#include "shared/delivery/outbox_gauges.h"
+#include "shared/outbox/outbox_gauges.h"
 
-#include "shared/delivery/outbox_sql.h"
+#include "shared/outbox/outbox_sql.h"
 
 namespace smsm {
 

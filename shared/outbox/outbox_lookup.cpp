@@ -1,8 +1,8 @@
 // The outbox's part in the lookup before a resend: the SIDs other jobs hold, and when a
 // lookup first missed a job's message (outbox.h). Misses go through the unsynced connection:
 // a power loss that loses one only costs another lookup.
-#include "shared/delivery/outbox.h"
-#include "shared/delivery/outbox_sql.h"
+#include "shared/outbox/outbox.h"
+#include "shared/outbox/outbox_sql.h"
 
 namespace smsm {
 

@@ -1,5 +1,5 @@
 // The Twilio Programmable Messaging client (SPEC §7).
-#include "shared/delivery/twilio.h"
+#include "shared/twilio/twilio.h"
 
 #include <fmt/format.h>
 
@@ -12,9 +12,9 @@
 
 #include "shared/base/mask.h"
 #include "shared/base/strings.h"
-#include "shared/delivery/twilio_errors.h"
-#include "shared/delivery/twilio_list.h"
-#include "shared/delivery/twilio_request.h"
+#include "shared/twilio/twilio_errors.h"
+#include "shared/twilio/twilio_list.h"
+#include "shared/twilio/twilio_request.h"
 
 namespace smsm {
 

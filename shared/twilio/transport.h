@@ -1,7 +1,8 @@
 // What the sender needs from Twilio, as two small interfaces, so that its state machine
-// (sender.cpp) can be driven without a network: SmsTransport keeps create requests in flight
-// and reports how each one ended; MessageLookup answers, one blocking question at a time,
-// whether Twilio already has a message. twilio_over_https() makes the real ones.
+// (shared/delivery/sender.cpp) can be driven without a network: SmsTransport keeps create
+// requests in flight and reports how each one ended; MessageLookup answers, one blocking
+// question at a time, whether Twilio already has a message. twilio_over_https() makes the
+// real ones.
 #pragma once
 
 #include <chrono>
@@ -14,7 +15,7 @@
 #include <vector>
 
 #include "shared/config/config.h"
-#include "shared/delivery/twilio.h"
+#include "shared/twilio/twilio.h"
 
 namespace smsm {
 

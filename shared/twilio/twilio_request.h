@@ -17,7 +17,7 @@
 #include <string_view>
 
 #include "shared/config/config.h"
-#include "shared/delivery/twilio.h"
+#include "shared/twilio/twilio.h"
 
 namespace smsm {
 

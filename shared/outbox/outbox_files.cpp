@@ -1,5 +1,5 @@
 // The outbox's files in state_directory; see outbox_files.h.
-#include "shared/delivery/outbox_files.h"
+#include "shared/outbox/outbox_files.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>

@@ -1,5 +1,5 @@
 // The sender's transport to Twilio over libcurl's multi interface.
-#include "shared/delivery/twilio_multi.h"
+#include "shared/twilio/twilio_multi.h"
 
 #include <curl/curl.h>
 #include <fmt/format.h>
@@ -8,7 +8,7 @@
 #include <climits>
 #include <stdexcept>
 
-#include "shared/delivery/twilio_request.h"
+#include "shared/twilio/twilio_request.h"
 
 namespace smsm {
 

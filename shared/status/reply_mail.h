@@ -13,8 +13,8 @@
 #include <string_view>
 
 #include "shared/config/config.h"
-#include "shared/delivery/message_status.h"
-#include "shared/delivery/outbox.h"
+#include "shared/outbox/outbox.h"
+#include "shared/twilio/message_status.h"
 
 namespace smsm {
 

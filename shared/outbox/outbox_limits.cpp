@@ -7,8 +7,8 @@
 
 #include <memory>
 
-#include "shared/delivery/outbox.h"
-#include "shared/delivery/outbox_sql.h"
+#include "shared/outbox/outbox.h"
+#include "shared/outbox/outbox_sql.h"
 
 namespace smsm {
 

@@ -1,5 +1,5 @@
 // The walk through Twilio's message list for the lookup before a resend (twilio_list.h).
-#include "shared/delivery/twilio_list.h"
+#include "shared/twilio/twilio_list.h"
 
 #include <nlohmann/json.hpp>
 

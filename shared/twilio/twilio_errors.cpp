@@ -1,5 +1,5 @@
 // Twilio's error codes: temporary, configuration, and their meanings (twilio_errors.h).
-#include "shared/delivery/twilio_errors.h"
+#include "shared/twilio/twilio_errors.h"
 
 #include <fmt/format.h>
 

@@ -1,5 +1,5 @@
 // Prepared statements kept for reuse per adopted connection (statement_cache.h).
-#include "shared/delivery/statement_cache.h"
+#include "shared/outbox/statement_cache.h"
 
 #include <map>
 #include <mutex>

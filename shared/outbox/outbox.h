@@ -32,7 +32,7 @@
 #include <string>
 #include <vector>
 
-#include "shared/delivery/group_commit.h"
+#include "shared/outbox/group_commit.h"
 
 struct sqlite3;  // <sqlite3.h> stays with the outbox's own files
 

@@ -1,5 +1,5 @@
 // Which Twilio region twilio_api_url points at (twilio_region.h).
-#include "shared/delivery/twilio_region.h"
+#include "shared/twilio/twilio_region.h"
 
 #include <fmt/format.h>
 
