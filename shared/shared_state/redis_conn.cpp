@@ -115,6 +115,7 @@ RedisConn::RedisConn(const RedisEndpoint& ep, Deadline deadline) {
                     SSL_set_tlsext_host_name(ssl_, host) == 1 && SSL_set1_host(ssl_, host) == 1;
             if (!checked) throw RedisError("TLS: cannot set the name to verify: " + ssl_error());
             while (true) {
+                ERR_clear_error();
                 int rc = SSL_connect(ssl_);
                 if (rc == 1) break;
                 int e = SSL_get_error(ssl_, rc);
@@ -123,10 +124,11 @@ RedisConn::RedisConn(const RedisEndpoint& ep, Deadline deadline) {
                     continue;
                 }
                 long verify = SSL_get_verify_result(ssl_);
+                std::string why = ssl_error();  // empties the queue either way
                 throw RedisError(verify != X509_V_OK
                                      ? fmt::format("TLS: certificate not trusted: {}",
                                                    X509_verify_cert_error_string(verify))
-                                     : fmt::format("TLS handshake: {}", ssl_error()));
+                                     : fmt::format("TLS handshake: {}", why));
             }
         }
         std::vector<RedisCommand> hello;
@@ -175,6 +177,7 @@ void RedisConn::send_all(const std::string& bytes, Deadline deadline) {
         const char* p = bytes.data() + done;
         int len = static_cast<int>(std::min<std::size_t>(bytes.size() - done, 1 << 20));
         if (ssl_) {
+            ERR_clear_error();  // see receive()
             int rc = SSL_write(ssl_, p, len);
             if (rc > 0) {
                 done += static_cast<std::size_t>(rc);
@@ -200,6 +203,10 @@ void RedisConn::send_all(const std::string& bytes, Deadline deadline) {
 std::size_t RedisConn::receive(char* buf, std::size_t len, Deadline deadline) {
     while (true) {
         if (ssl_) {
+            // SSL_get_error() reads this thread's error queue first: an error left there by
+            // another user of OpenSSL (libcurl in the sender thread) would turn WANT_READ into
+            // a failure, and Redis would count as down.
+            ERR_clear_error();
             int rc = SSL_read(ssl_, buf, static_cast<int>(len));
             if (rc > 0) return static_cast<std::size_t>(rc);
             int e = SSL_get_error(ssl_, rc);
