@@ -51,6 +51,10 @@ class RedisServer:
             raise RuntimeError("redis-server did not listen on %d" % self.port)
         return self
 
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
     def kill(self):
         """SIGKILL: Redis gone at once, as a crash or a lost host."""
         if self.proc is not None and self.proc.poll() is None:
