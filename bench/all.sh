@@ -13,8 +13,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 bin=$(readlink -f "${1:-$here/../build/sms-milter}")
 export SMS_MILTER_BIN=$bin
 
-echo "== intake, sending kept out (bench/intake.py --twilio-latency-ms 60000)"
-python3 "$here/intake.py" --mails 1000 --sessions 1,10,50 --twilio-latency-ms 60000
+echo "== intake, sending kept out (bench/intake.py --rounds 3 --twilio-latency-ms 60000)"
+python3 "$here/intake.py" --mails 1000 --sessions 1,10,50 --rounds 3 --twilio-latency-ms 60000
 echo
 echo "== drain (bench/burst.py: 1,000 alerts, 100 ms Twilio latency, default settings)"
 python3 "$here/burst.py" --mails 1000 --latency-ms 100
