@@ -76,12 +76,17 @@ def queue_distinct(port, mails, sessions, subject, deadline):
         except Exception as e:  # counted, not fatal
             failed.append(repr(e))
 
-    threads = [threading.Thread(target=session, args=(i,)) for i in range(sessions)]
+    in_parallel(session, sessions, max(1, deadline - time.monotonic()))
+    return failed
+
+
+def in_parallel(fn, n, timeout):
+    """fn(0) ... fn(n - 1), each on a thread of its own; waits up to timeout s for each."""
+    threads = [threading.Thread(target=fn, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(max(1, deadline - time.monotonic()))
-    return failed
+        t.join(timeout)
 
 
 def wait_drained(env, milter, expected, deadline, tag=""):

@@ -34,6 +34,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
 
+from drain import in_parallel  # noqa: E402
 from fake_twilio import FakeTwilio  # noqa: E402
 from harness import exit_on_sigterm  # noqa: E402
 from milter_proc import MilterInstance  # noqa: E402
@@ -82,11 +83,7 @@ def sms_at_once(port, n, timeout):
         except Exception as e:  # counted, not fatal
             errors.append(repr(e))
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout)
+    in_parallel(one, n, timeout)
     return errors
 
 
