@@ -14,8 +14,12 @@ dedup merges nothing.  Printed:
   the daemon's peak RSS (VmHWM), and with --fake-alone the fake Twilio's own ceiling
   (--alone-clients keep-alive clients, no milter).
 
+With --defaults the daemon runs on the program's defaults, every one, and each mail goes to
+a number of its own from a sender per session (smtplib), which no default limit, storm
+window or per-number spacing holds back: the drain an admin gets as installed.
+
 Usage: sudo bench/burst.py [--mails 1000] [--latency-ms 100] [--concurrency N]
-                           [--sessions 20] [--numbers 10] [--timeout 300]
+                           [--sessions 20] [--numbers 10] [--timeout 300] [--defaults]
                            [--fake-alone] [--alone-clients 16]
 Environment: SMS_MILTER_BIN (default build/sms-milter), E2E_KEEP=1 keeps the work dir.
 Exit status: 0 when every accepted mail reached Twilio exactly once within the timeout.
@@ -98,13 +102,19 @@ def main():
     p.add_argument("--numbers", type=int, default=10, help="phone numbers (smtp-source runs)")
     p.add_argument("--timeout", type=float, default=300, help="bound on the whole burst")
     p.add_argument("--fake-alone", action="store_true", help="also measure the fake by itself")
+    p.add_argument("--defaults", action="store_true",
+                   help="the program's default settings, every one (limits, storm_window, "
+                        "destination_rate_delay, backoff): each mail to a number of its own, "
+                        "one sender per SMTP session (--numbers is then ignored)")
     a = p.parse_args()
     if os.geteuid() != 0:
         sys.exit("burst.py: needs root (sandbox Postfix)")
-    if a.mails % a.numbers or a.sessions % a.numbers:
+    if not a.defaults and (a.mails % a.numbers or a.sessions % a.numbers):
         sys.exit("burst.py: --mails and --sessions must be multiples of --numbers")
     exit_on_sigterm()
-    overrides = dict(drain.OVERRIDES)
+    # --defaults: the harness's own short backoff and recheck times go too (None drops a key).
+    overrides = (dict.fromkeys(("minimal_backoff_time", "maximal_backoff_time",
+                                "lookup_recheck_time")) if a.defaults else dict(drain.OVERRIDES))
     if a.concurrency is not None:
         overrides["send_concurrency"] = str(a.concurrency)
     env = Environment({"bench": {"overrides": overrides}})
@@ -116,8 +126,12 @@ def main():
         env.fake.set_latency(a.latency_ms)
         t_start, wall_start = time.monotonic(), time.time()
         deadline = t_start + a.timeout
-        failed_runs = drain.queue_burst(port, a.mails, drain.numbers(a.numbers), a.sessions,
-                                        "bench burst", deadline)
+        if a.defaults:
+            failed_runs = drain.queue_distinct(port, a.mails, a.sessions, "bench burst",
+                                               deadline)
+        else:
+            failed_runs = drain.queue_burst(port, a.mails, drain.numbers(a.numbers),
+                                            a.sessions, "bench burst", deadline)
         t_sent = time.monotonic()
         accepted = len(re.findall(r"status=queued", milter.log_text()))
         # drain: every accepted mail has a sent job and an SMS, or the timeout
@@ -132,8 +146,10 @@ def main():
         stats = env.fake.stats()
         dedup_merged = milter.log_text().count("status=duplicate")
         send_time = t_sent - t_start
-        print("burst: %d mails, %d numbers, %d SMTP sessions, send_concurrency %s, "
-              "Twilio latency %d ms" % (a.mails, a.numbers, a.sessions,
+        print("burst: %d mails, %s, %d SMTP sessions, send_concurrency %s, "
+              "Twilio latency %d ms" % (a.mails,
+                                        "a number each, default settings" if a.defaults
+                                        else "%d numbers" % a.numbers, a.sessions,
                                         a.concurrency or "default", a.latency_ms))
         print("  accepted by Postfix (SMS jobs queued by the milter): %d in %.2f s = %.1f mails/s"
               % (accepted, send_time, accepted / send_time))

@@ -6,8 +6,10 @@ module puts on sys.path: `from drain import Environment, ...`.
 
 import collections
 import os
+import smtplib
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,6 +53,40 @@ def queue_burst(port, mails, to, sessions, subject, deadline):
         if pr.returncode != 0:
             failed.append((pr.returncode, out.strip()[-500:]))
     return failed
+
+
+def queue_distinct(port, mails, sessions, subject, deadline):
+    """`mails` alerts, each to a number of its own (+14155551000 on), over `sessions` SMTP
+    sessions in parallel; session I sends as alerts-I@example.com, so that no sender reaches
+    the default sender_rate_limit (500/1h) with up to 10,000 mails over 20 sessions. The
+    subject is "SUBJECT K" for the K-th mail. Returns the failures, as strings."""
+    failed = []
+
+    def session(i):
+        sender = "alerts-%d@example.com" % i
+        try:
+            with smtplib.SMTP("127.0.0.1", port,
+                              timeout=max(1, deadline - time.monotonic())) as c:
+                for k in range(i, mails, sessions):
+                    c.sendmail(sender, ["+1415555%04d@sms.example.com" % (1000 + k)],
+                               ("From: %s\r\nTo: on-call\r\nSubject: %s %d\r\n"
+                                "Message-ID: <burst-%d@bench.e2e.test>\r\n\r\n"
+                                "Alert %d: /var on host%d is 97%% full.\r\n"
+                                % (sender, subject, k, k, k, k)).encode())
+        except Exception as e:  # counted, not fatal
+            failed.append(repr(e))
+
+    in_parallel(session, sessions, max(1, deadline - time.monotonic()))
+    return failed
+
+
+def in_parallel(fn, n, timeout):
+    """fn(0) ... fn(n - 1), each on a thread of its own; waits up to timeout s for each."""
+    threads = [threading.Thread(target=fn, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
 
 
 def wait_drained(env, milter, expected, deadline, tag=""):

@@ -7,8 +7,11 @@ ceiling), sms-milter on its default unix socket, and a second sms-milter on an i
 an smtp-sink as next hop, and the fake Twilio over HTTPS (no added latency). smtp-source sends
 MAILS 300-byte mails per figure over 1, 10 and 50 SMTP sessions, to an SMS recipient and to
 an ordinary recipient; the figure is mails/s over smtp-source's wall time, after the queue
-has drained from the previous figure. Postfix keeps its default in_flow_delay (1s), so a
-milter that starves Postfix's inflow control shows up here.
+has drained from the previous figure. With --rounds N every figure is taken N times, the
+three setups of a figure back to back (so that a ratio compares runs minutes apart, not the
+machine's mood over the whole run), and the tables print medians and each ratio's range.
+Postfix keeps its default in_flow_delay (1s), so a milter that starves Postfix's inflow
+control shows up here.
 
 Also printed: the CPU time each figure cost per mail, Postfix's processes and sms-milter's
 apart (less sensitive to what else the machine runs than the rates), and, for the
@@ -17,7 +20,7 @@ all figures, its peak while --at-once SMTP sessions (100) each send one SMS mail
 (own text, own number) at the same time, and its RSS idle again after all that.
 The drain to Twilio is measured by bench/burst.py.
 
-Usage: sudo bench/intake.py [--mails 1000] [--sessions 1,10,50] [--at-once 100]
+Usage: sudo bench/intake.py [--mails 1000] [--sessions 1,10,50] [--rounds 1] [--at-once 100]
 Environment: SMS_MILTER_BIN (default build/sms-milter), E2E_KEEP=1 keeps the work dir.
 Prints figures and asserts nothing; exit status 1 only when a run failed outright.
 """
@@ -31,6 +34,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
 
+from drain import in_parallel  # noqa: E402
 from fake_twilio import FakeTwilio  # noqa: E402
 from harness import exit_on_sigterm  # noqa: E402
 from milter_proc import MilterInstance  # noqa: E402
@@ -42,6 +46,7 @@ import shutil  # noqa: E402
 import smtplib  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
+from statistics import median  # noqa: E402
 
 SENDER = "alerts@example.com"
 RCPTS = {"SMS": "+14155550123@sms.example.com", "ordinary": "ops@example.org"}
@@ -78,11 +83,7 @@ def sms_at_once(port, n, timeout):
         except Exception as e:  # counted, not fatal
             errors.append(repr(e))
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout)
+    in_parallel(one, n, timeout)
     return errors
 
 
@@ -131,6 +132,9 @@ def main():
     p.add_argument("--mails", type=int, default=1000)
     p.add_argument("--sessions", default="1,10,50")
     p.add_argument("--timeout", type=float, default=300, help="bound on one figure")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="measure every figure this often; the tables give medians, and each "
+                        "ratio is the median of the rounds' ratios with their range")
     p.add_argument("--at-once", type=int, default=100,
                    help="SMTP sessions sending one SMS mail each at once, for the peak RSS")
     p.add_argument("--twilio-latency-ms", type=int, default=0,
@@ -176,28 +180,32 @@ def main():
         postfix = PostfixSandbox(os.path.join(root, "postfix"), listeners)
         postfix.start()
 
-        rows = []
-        cpu = {}  # (kind, setup, sessions) -> [Postfix ms per mail, sms-milter ms per mail]
+        rates = {}  # (kind, setup, sessions) -> mails/s, one per round
+        cpu = {}  # (kind, setup, sessions) -> [[Postfix ms per mail, sms-milter ms per mail]]
         tick = os.sysconf("SC_CLK_TCK")
-        for kind, rcpt in RCPTS.items():
-            for setup in ("alone", "unix", "inet"):
-                port = postfix.listeners[setup].port
-                row = []
-                milter = milters.get(setup)
+        setups = ["alone", "unix", "inet"]
+        # The three setups of one figure run back to back, so that each ratio compares runs
+        # minutes apart at most; every other round reverses their order.
+        for rnd in range(a.rounds):
+            for kind, rcpt in RCPTS.items():
                 for s in sessions:
-                    postfix.wait_queue_empty(timeout=120)
-                    before = (postfix_ticks(postfix), milter and cpu_ticks(milter.proc.pid))
-                    rate, rc, out = run_source(port, s, a.mails, rcpt, a.timeout)
-                    if rc != 0:
-                        failures.append((kind, setup, s, out))
-                    row.append(rate)
-                    postfix.wait_queue_empty(timeout=120)  # qmgr's share of these mails
-                    after = (postfix_ticks(postfix), milter and cpu_ticks(milter.proc.pid))
-                    cpu[(kind, setup, s)] = [(b - a0) * 1000.0 / tick / a.mails
-                                             for a0, b in zip(before, after) if b is not None]
-                rows.append((kind, setup, row))
-                print("  %-8s %-6s %s" % (kind, setup, "  ".join("%7.1f" % r for r in row)),
-                      flush=True)
+                    for setup in (setups if rnd % 2 == 0 else setups[::-1]):
+                        port = postfix.listeners[setup].port
+                        milter = milters.get(setup)
+                        postfix.wait_queue_empty(timeout=120)
+                        before = (postfix_ticks(postfix), milter and cpu_ticks(milter.proc.pid))
+                        rate, rc, out = run_source(port, s, a.mails, rcpt, a.timeout)
+                        if rc != 0:
+                            failures.append((kind, setup, s, out))
+                        postfix.wait_queue_empty(timeout=120)  # qmgr's share of these mails
+                        after = (postfix_ticks(postfix), milter and cpu_ticks(milter.proc.pid))
+                        rates.setdefault((kind, setup, s), []).append(rate)
+                        cpu.setdefault((kind, setup, s), []).append(
+                            [(b - a0) * 1000.0 / tick / a.mails
+                             for a0, b in zip(before, after) if b is not None])
+                    print("  round %d %-8s %2d sessions: %s" % (
+                        rnd + 1, kind, s, "  ".join("%s %.1f" % (setup, rates[(kind, setup, s)][-1])
+                                                    for setup in setups)), flush=True)
         pid = milters["unix"].proc.pid
         peak = rss_kib(pid, "VmHWM")
         if a.at_once > 0:
@@ -213,32 +221,39 @@ def main():
 
         print()
         print("Intake, mails/s (%d mails of 300 bytes per figure, smtp-source -> sandbox "
-              "Postfix, in_flow_delay default, fake Twilio latency %d ms)"
-              % (a.mails, a.twilio_latency_ms))
+              "Postfix, in_flow_delay default, fake Twilio latency %d ms; median of %d "
+              "round%s)" % (a.mails, a.twilio_latency_ms, a.rounds, "s" if a.rounds > 1 else ""))
         head = "| mail | setup | " + " | ".join("%d session%s" % (s, "s" if s > 1 else "")
                                                 for s in sessions) + " |"
         print(head)
         print("|" + "---|" * (2 + len(sessions)))
-        alone = {kind: row for kind, setup, row in rows if setup == "alone"}
-        for kind, setup, row in rows:
-            label = {"alone": "Postfix alone", "unix": "+ sms-milter, unix socket",
-                     "inet": "+ sms-milter, inet socket"}[setup]
-            cells = []
-            for r, base in zip(row, alone[kind]):
-                cells.append("%.0f" % r if setup == "alone" else "%.0f (%.2f x)" % (r, r / base))
-            print("| %s | %s | %s |" % (kind, label, " | ".join(cells)))
+        labels = {"alone": "Postfix alone", "unix": "+ sms-milter, unix socket",
+                  "inet": "+ sms-milter, inet socket"}
+        for kind in RCPTS:
+            for setup in setups:
+                cells = []
+                for s in sessions:
+                    got = rates[(kind, setup, s)]
+                    if setup == "alone":
+                        cells.append("%.0f" % median(got))
+                        continue
+                    ratios = [r / b for r, b in zip(got, rates[(kind, "alone", s)])]
+                    spread = "" if len(ratios) == 1 else ", %.2f-%.2f" % (min(ratios), max(ratios))
+                    cells.append("%.0f (%.2f x%s)" % (median(got), median(ratios), spread))
+                print("| %s | %s | %s |" % (kind, labels[setup], " | ".join(cells)))
         print()
         print("CPU time per mail, ms: Postfix's processes (smtpd, cleanup, qmgr, ...) "
               "+ sms-milter's (the unix or inet daemon)")
         print(head)
         print("|" + "---|" * (2 + len(sessions)))
-        for kind, setup, row in rows:
-            cells = []
-            for s in sessions:
-                parts = cpu[(kind, setup, s)]
-                cells.append("%.2f" % parts[0] if len(parts) == 1
-                             else "%.2f + %.2f" % (parts[0], parts[1]))
-            print("| %s | %s | %s |" % (kind, setup, " | ".join(cells)))
+        for kind in RCPTS:
+            for setup in setups:
+                cells = []
+                for s in sessions:
+                    parts = [median(col) for col in zip(*cpu[(kind, setup, s)])]
+                    cells.append("%.2f" % parts[0] if len(parts) == 1
+                                 else "%.2f + %.2f" % (parts[0], parts[1]))
+                print("| %s | %s | %s |" % (kind, setup, " | ".join(cells)))
         print()
         print("sms-milter RSS: idle %.1f MiB after start, peak (VmHWM) %.1f MiB over the figures"
               % (idle / 1024, peak / 1024), end="")

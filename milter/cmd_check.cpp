@@ -15,6 +15,7 @@
 #include "milter/privileges.h"
 #include "shared/config/milter_socket.h"
 #include "shared/metrics/listen_address.h"
+#include "shared/shared_state/shared_state.h"
 #include "shared/twilio/twilio.h"
 #include "shared/twilio/twilio_region.h"
 
@@ -76,6 +77,16 @@ int cmd_check(const Args& argv) {
     if (!access.user.empty())
         fmt::print("{}: files and directories checked as user {}\n", path, access.user);
     fmt::print("{}: {}\n", path, twilio_region(load.config->twilio_api_url).describe());
+    if (!load.config->shared_state.empty()) {
+        try {  // what start-up builds: the address looked up and the CA certificates loaded
+            make_shared_state(*load.config);
+        } catch (const std::exception& e) {
+            fmt::print(stderr, "{}: {}\n", path, e.what());
+            return 1;
+        }
+        fmt::print("{}: shared_state {}: address and TLS settings usable; not connected\n", path,
+                   load.config->shared_state);
+    }
     if (online) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         TwilioClient client(*load.config);

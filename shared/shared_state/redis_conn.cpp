@@ -102,13 +102,20 @@ RedisConn::RedisConn(const RedisEndpoint& ep, Deadline deadline) {
             ssl_ = SSL_new(ep.tls.get());
             if (!ssl_) throw RedisError(ssl_error());
             SSL_set_fd(ssl_, fd_);
-            SSL_set_tlsext_host_name(ssl_, ep.url.host.c_str());
-            if (in6_addr a6{}; ::inet_pton(AF_INET6, ep.url.host.c_str(), &a6) == 1 ||
-                               ::inet_pton(AF_INET, ep.url.host.c_str(), &a6) == 1)
-                X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), ep.url.host.c_str());
+            // An address is checked against the certificate's IP addresses and is not sent
+            // as SNI (RFC 6066 allows names only); a name against its DNS names. Without the
+            // check in place there is no connection.
+            const char* host = ep.url.host.c_str();
+            bool checked = false;
+            if (in6_addr a6{};
+                ::inet_pton(AF_INET6, host, &a6) == 1 || ::inet_pton(AF_INET, host, &a6) == 1)
+                checked = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host) == 1;
             else
-                SSL_set1_host(ssl_, ep.url.host.c_str());
+                checked =
+                    SSL_set_tlsext_host_name(ssl_, host) == 1 && SSL_set1_host(ssl_, host) == 1;
+            if (!checked) throw RedisError("TLS: cannot set the name to verify: " + ssl_error());
             while (true) {
+                ERR_clear_error();
                 int rc = SSL_connect(ssl_);
                 if (rc == 1) break;
                 int e = SSL_get_error(ssl_, rc);
@@ -117,20 +124,22 @@ RedisConn::RedisConn(const RedisEndpoint& ep, Deadline deadline) {
                     continue;
                 }
                 long verify = SSL_get_verify_result(ssl_);
+                std::string why = ssl_error();  // empties the queue either way
                 throw RedisError(verify != X509_V_OK
                                      ? fmt::format("TLS: certificate not trusted: {}",
                                                    X509_verify_cert_error_string(verify))
-                                     : fmt::format("TLS handshake: {}", ssl_error()));
+                                     : fmt::format("TLS handshake: {}", why));
             }
         }
         std::vector<RedisCommand> hello;
         if (!ep.password.empty()) hello.push_back({"AUTH", ep.password});
         if (ep.url.db != 0) hello.push_back({"SELECT", std::to_string(ep.url.db)});
-        for (auto& r : run(hello, deadline))
-            if (r->type == REDIS_REPLY_ERROR)  // never the command: it holds the password
-                throw RedisError(fmt::format("{} refused: {}",
-                                             hello.size() == 2 ? "AUTH/SELECT" : "login",
-                                             std::string(r->str, r->len).substr(0, 200)));
+        auto replies = run(hello, deadline);
+        for (std::size_t i = 0; i < replies.size(); ++i)
+            if (replies[i]->type == REDIS_REPLY_ERROR)  // the command's name, never its password
+                throw RedisError(
+                    fmt::format("{} refused: {}", hello[i][0],
+                                std::string(replies[i]->str, replies[i]->len).substr(0, 200)));
     } catch (...) {
         close_all();
         throw;
@@ -168,6 +177,7 @@ void RedisConn::send_all(const std::string& bytes, Deadline deadline) {
         const char* p = bytes.data() + done;
         int len = static_cast<int>(std::min<std::size_t>(bytes.size() - done, 1 << 20));
         if (ssl_) {
+            ERR_clear_error();  // see receive()
             int rc = SSL_write(ssl_, p, len);
             if (rc > 0) {
                 done += static_cast<std::size_t>(rc);
@@ -193,6 +203,10 @@ void RedisConn::send_all(const std::string& bytes, Deadline deadline) {
 std::size_t RedisConn::receive(char* buf, std::size_t len, Deadline deadline) {
     while (true) {
         if (ssl_) {
+            // SSL_get_error() reads this thread's error queue first: an error left there by
+            // another user of OpenSSL (libcurl in the sender thread) would turn WANT_READ into
+            // a failure, and Redis would count as down.
+            ERR_clear_error();
             int rc = SSL_read(ssl_, buf, static_cast<int>(len));
             if (rc > 0) return static_cast<std::size_t>(rc);
             int e = SSL_get_error(ssl_, rc);

@@ -141,6 +141,14 @@ elif [[ $man_metrics != "$bin_metrics" ]]; then
     diff <(printf '%s\n' "$man_metrics") <(printf '%s\n' "$bin_metrics") >&2 || true
 fi
 
+# Both man pages render without a groff warning (an undefined macro is text that vanishes).
+for page in "$man5" "$man8"; do
+    if ! warnings=$(groff -man -ww -z "$page" 2>&1) || [[ -n $warnings ]]; then
+        fail "groff warns about $page:"
+        printf '%s\n' "$warnings" >&2
+    fi
+done
+
 # The example must be a valid config once its secret file and state directory exist.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -1,5 +1,10 @@
 """Debian's redis-server for the end-to-end tests: a private instance on a free loopback port,
-with its own directory, no persistence (--save ''), a password, never the system service."""
+with its own directory, no persistence (--save ''), a password, never the system service.
+
+With tls=pki (the dict tests/e2e/pki.py makes) it listens with TLS only (--port 0, --tls-port)
+with the test CA's server certificate (SAN IP:127.0.0.1, IP:::1, DNS:localhost), clients not
+asked for a certificate (--tls-auth-clients no), and .url is rediss://. bind: the addresses it
+listens on (a list; "-ADDR" is skipped when the host lacks it, as in redis.conf)."""
 
 import os
 import shutil
@@ -10,9 +15,11 @@ from postfix_sandbox import free_port, wait_port
 
 
 class RedisServer:
-    def __init__(self, root, password):
+    def __init__(self, root, password, tls=None, bind=("127.0.0.1",)):
         self.root = root
         self.password = password
+        self.tls = tls
+        self.bind = list(bind)
         self.port = free_port()
         self.proc = None
 
@@ -23,11 +30,18 @@ class RedisServer:
         os.makedirs(self.root, mode=0o700, exist_ok=True)
         conf = os.path.join(self.root, "redis.conf")
         with open(conf, "w") as f:  # the password in a file of the test's own, mode 0600
-            f.write("requirepass %s\n" % self.password)
+            if self.password:
+                f.write("requirepass %s\n" % self.password)
         os.chmod(conf, 0o600)
         log = open(os.path.join(self.root, "redis.log"), "ab")
+        if self.tls:
+            listen = ["--port", "0", "--tls-port", str(self.port),
+                      "--tls-cert-file", self.tls["cert"], "--tls-key-file", self.tls["key"],
+                      "--tls-ca-cert-file", self.tls["ca"], "--tls-auth-clients", "no"]
+        else:
+            listen = ["--port", str(self.port)]
         self.proc = subprocess.Popen(
-            [binary, conf, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.root,
+            [binary, conf, *listen, "--bind", *self.bind, "--dir", self.root,
              "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", ""],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
@@ -36,6 +50,10 @@ class RedisServer:
             self.stop()
             raise RuntimeError("redis-server did not listen on %d" % self.port)
         return self
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
 
     def kill(self):
         """SIGKILL: Redis gone at once, as a crash or a lost host."""
@@ -68,4 +86,4 @@ class RedisServer:
 
     @property
     def url(self):
-        return "redis://127.0.0.1:%d/3" % self.port
+        return "%s://127.0.0.1:%d/3" % ("rediss" if self.tls else "redis", self.port)

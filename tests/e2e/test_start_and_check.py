@@ -8,6 +8,8 @@ admin sees.
     sms-milter) can read and write, and names each file that user cannot read; run as that
     user it checks the same in-process (the user here is nobody: no user is created);
   - `render` requires --from, as its synopsis says; --from '' is the null sender.
+  - `check` refuses a shared_state that start-up refuses (a CA file that holds no
+    certificate, a host that does not resolve), without connecting to Redis.
   - `check` run as root verifies what the daemon's user (run_as_user, else the system user
     sms-milter) can read and write, and names each file that user cannot read.
 
@@ -168,6 +170,44 @@ class CheckAsDaemonUser(unittest.TestCase):
             % self.w.path("state"),
             "%s: cannot create the milter socket here: not writable by user nobody "
             "(Permission denied)" % self.w.path("run")]))
+
+
+class CheckSharedState(unittest.TestCase):
+    """`check` refuses what start-up refuses in shared_state, without connecting to Redis."""
+
+    def setUp(self):
+        self.w = Workdir()
+        self.addCleanup(self.w.remove)
+
+    def check_and_start(self, **settings):
+        conf = self.w.config(log_to="stderr", **settings)
+        return run("check", "-c", conf), run("run", "-c", conf, timeout=10)
+
+    def test_a_ca_file_that_is_no_certificate(self):
+        ca = self.w.path("redis-ca.pem")
+        with open(ca, "w") as f:
+            f.write("this is not a PEM certificate\n")
+        check, start = self.check_and_start(shared_state="rediss://127.0.0.1:6380/0",
+                                            shared_state_ca_file=ca)
+        self.assertEqual(start.returncode, 1, start.stderr)
+        self.assertIn("shared_state: cannot load the CA certificates", start.stderr)
+        self.assertEqual(check.returncode, 1, check.stdout + check.stderr)
+        self.assertIn("shared_state: cannot load the CA certificates", check.stderr)
+        self.assertNotIn(": ok", check.stdout)
+
+    def test_a_host_that_does_not_resolve(self):
+        check, start = self.check_and_start(shared_state="redis://redis.invalid:6379/0")
+        self.assertEqual(start.returncode, 1, start.stderr)
+        self.assertIn("shared_state: cannot look up redis.invalid", start.stderr)
+        self.assertEqual(check.returncode, 1, check.stdout + check.stderr)
+        self.assertIn("shared_state: cannot look up redis.invalid", check.stderr)
+
+    def test_a_good_url_passes_without_a_redis(self):
+        conf = self.w.config(shared_state="redis://127.0.0.1:1/0")
+        r = run("check", "-c", conf)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("shared_state redis://127.0.0.1:1/0: address and TLS settings usable; "
+                      "not connected", r.stdout)
 
 
 class RenderFrom(unittest.TestCase):
