@@ -19,6 +19,9 @@ echo
 echo "== drain (bench/burst.py: 1,000 alerts, 100 ms Twilio latency, default settings)"
 python3 "$here/burst.py" --mails 1000 --latency-ms 100
 echo
+echo "== drain on the program's defaults, every one (bench/burst.py --defaults: a number per alert)"
+python3 "$here/burst.py" --mails 1000 --latency-ms 100 --defaults
+echo
 echo "== MIME flood (bench/mime_flood.sh: render and the daemon)"
 bash "$here/mime_flood.sh" "$bin"
 echo
