@@ -91,10 +91,11 @@ bool is_local_submission(const _SOCK_ADDR* sa) {
 }
 
 // Protocol economy: the MTA skips the steps this filter does not use (HELO, unknown
-// commands, end of headers) and waits for no reply to connect, each header and each body
-// chunk, whose answer is always "continue". Only the macros that are used are requested.
+// commands, end of headers) and waits for no reply to connect, MAIL, each header and each
+// body chunk, whose answer is always "continue". Only the macros that are used are requested.
 constexpr unsigned long kSkipSteps = SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NOEOH;
-constexpr unsigned long kNoReplySteps = SMFIP_NR_CONN | SMFIP_NR_HDR | SMFIP_NR_BODY;
+constexpr unsigned long kNoReplySteps =
+    SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR | SMFIP_NR_BODY;
 
 sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long,
                       unsigned long, unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
@@ -112,6 +113,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
         auto* c = new Connection;
         smfi_setpriv(ctx, c);
         c->no_reply_connect = (*pf1 & SMFIP_NR_CONN) != 0;
+        c->no_reply_mail = (*pf1 & SMFIP_NR_MAIL) != 0;
         c->no_reply_content =
             (*pf1 & (SMFIP_NR_HDR | SMFIP_NR_BODY)) == (SMFIP_NR_HDR | SMFIP_NR_BODY);
         if (f0 & SMFIF_SETSYMLIST) {
@@ -149,15 +151,20 @@ sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR* hostaddr) {
 }
 
 sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
-    return guard(ctx, "mail", [&] {
-        Connection* c = conn_of(ctx);
+    Connection* c = conn_of(ctx);
+    sfsistat done = c && c->no_reply_mail ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+    if (c) c->message.reset();  // never the last transaction's, whatever happens below
+    sfsistat rc = guard(ctx, "mail", [&] {
         if (!c) return to_status(ctx, replies::internal());
         Envelope env{c->client, argv && argv[0] ? argv[0] : "", macro(ctx, "{auth_authen}"),
                      c->local_submission};
         c->message = std::make_unique<Message>(g_services->config->get(), std::move(env),
                                                g_services->limits, g_services->shared);
-        return SMFIS_CONTINUE;
+        return done;
     });
+    // Without a reply a failure cannot be answered here; RCPT then finds no message and
+    // answers 451 4.3.0.
+    return rc != done && done == SMFIS_NOREPLY ? SMFIS_NOREPLY : rc;
 }
 
 sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {

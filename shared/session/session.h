@@ -118,6 +118,7 @@ struct Connection {
     std::unique_ptr<Message> message;
     bool mta_is_postfix = false;    // the v macro says "Postfix ..."
     bool no_reply_connect = false;  // negotiated SMFIP_NR_CONN
+    bool no_reply_mail = false;     // negotiated SMFIP_NR_MAIL
     bool no_reply_content = false;  // negotiated SMFIP_NR_HDR and SMFIP_NR_BODY
 };
 
