@@ -13,6 +13,10 @@ machine's mood over the whole run), and the tables print medians and each ratio'
 Postfix keeps its default in_flow_delay (1s), so a milter that starves Postfix's inflow
 control shows up here.
 
+With --floor a fourth setup runs bench/null_milter.c (built with gcc): a libmilter filter with
+sms-milter's protocol steps and no-reply flags that does none of its work, so that what
+Postfix and libmilter cost any such filter stands beside what sms-milter adds.
+
 Also printed: the CPU time each figure cost per mail, Postfix's processes and sms-milter's
 apart (less sensitive to what else the machine runs than the rates), and, for the
 unix-socket daemon: its RSS idle (after start), its peak (VmHWM) over
@@ -20,7 +24,8 @@ all figures, its peak while --at-once SMTP sessions (100) each send one SMS mail
 (own text, own number) at the same time, and its RSS idle again after all that.
 The drain to Twilio is measured by bench/burst.py.
 
-Usage: sudo bench/intake.py [--mails 1000] [--sessions 1,10,50] [--rounds 1] [--at-once 100]
+Usage: sudo bench/intake.py [--mails 1000] [--sessions 1,10,50] [--rounds 1] [--floor]
+                            [--at-once 100]
 Environment: SMS_MILTER_BIN (default build/sms-milter), E2E_KEEP=1 keeps the work dir.
 Prints figures and asserts nothing; exit status 1 only when a run failed outright.
 """
@@ -117,6 +122,20 @@ def postfix_ticks(postfix):
     return total
 
 
+def start_null_milter(root):
+    """Builds and starts bench/null_milter.c on a unix socket under root; returns the process
+    (its args[1] is the socket as smtpd_milters names it)."""
+    exe = os.path.join(root, "null_milter")
+    subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-std=c11", "-o", exe,
+                    os.path.join(HERE, "null_milter.c"), "-lmilter", "-lpthread"], check=True)
+    sock = os.path.join(root, "null.sock")
+    proc = subprocess.Popen([exe, "unix:" + sock, "sms.example.com"])
+    deadline = time.monotonic() + 10
+    while not os.path.exists(sock) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return proc
+
+
 def run_source(port, sessions, mails, rcpt, timeout):
     t0 = time.monotonic()
     r = subprocess.run(["smtp-source", "-s", str(sessions), "-m", str(mails), "-l", "300",
@@ -132,6 +151,10 @@ def main():
     p.add_argument("--mails", type=int, default=1000)
     p.add_argument("--sessions", default="1,10,50")
     p.add_argument("--timeout", type=float, default=300, help="bound on one figure")
+    p.add_argument("--floor", action="store_true",
+                   help="also a fourth setup: bench/null_milter.c, a libmilter filter with "
+                        "sms-milter's protocol steps and none of its work (the ceiling for any "
+                        "libmilter filter of that shape)")
     p.add_argument("--rounds", type=int, default=1,
                    help="measure every figure this often; the tables give medians, and each "
                         "ratio is the median of the rounds' ratios with their range")
@@ -147,7 +170,7 @@ def main():
     exit_on_sigterm()
     root = tempfile.mkdtemp(prefix="sms-milter-intake-")
     os.chmod(root, 0o755)
-    fake = postfix = None
+    fake = postfix = null = None
     milters = {}
     failures = []
     try:
@@ -176,6 +199,9 @@ def main():
         listeners = [Listener("alone", milters=""),
                      Listener("unix", milters=milters["unix"].postfix_milter()),
                      Listener("inet", milters=milters["inet"].postfix_milter())]
+        if a.floor:
+            null = start_null_milter(root)
+            listeners.append(Listener("null", milters=null.args[1]))
         os.makedirs(os.path.join(root, "postfix"), mode=0o755)
         postfix = PostfixSandbox(os.path.join(root, "postfix"), listeners)
         postfix.start()
@@ -183,7 +209,7 @@ def main():
         rates = {}  # (kind, setup, sessions) -> mails/s, one per round
         cpu = {}  # (kind, setup, sessions) -> [[Postfix ms per mail, sms-milter ms per mail]]
         tick = os.sysconf("SC_CLK_TCK")
-        setups = ["alone", "unix", "inet"]
+        setups = ["alone", "unix", "inet"] + (["null"] if a.floor else [])
         # The three setups of one figure run back to back, so that each ratio compares runs
         # minutes apart at most; every other round reverses their order.
         for rnd in range(a.rounds):
@@ -191,14 +217,15 @@ def main():
                 for s in sessions:
                     for setup in (setups if rnd % 2 == 0 else setups[::-1]):
                         port = postfix.listeners[setup].port
-                        milter = milters.get(setup)
+                        pid = null.pid if setup == "null" else (
+                            milters[setup].proc.pid if setup in milters else None)
                         postfix.wait_queue_empty(timeout=120)
-                        before = (postfix_ticks(postfix), milter and cpu_ticks(milter.proc.pid))
+                        before = (postfix_ticks(postfix), pid and cpu_ticks(pid))
                         rate, rc, out = run_source(port, s, a.mails, rcpt, a.timeout)
                         if rc != 0:
                             failures.append((kind, setup, s, out))
                         postfix.wait_queue_empty(timeout=120)  # qmgr's share of these mails
-                        after = (postfix_ticks(postfix), milter and cpu_ticks(milter.proc.pid))
+                        after = (postfix_ticks(postfix), pid and cpu_ticks(pid))
                         rates.setdefault((kind, setup, s), []).append(rate)
                         cpu.setdefault((kind, setup, s), []).append(
                             [(b - a0) * 1000.0 / tick / a.mails
@@ -228,7 +255,8 @@ def main():
         print(head)
         print("|" + "---|" * (2 + len(sessions)))
         labels = {"alone": "Postfix alone", "unix": "+ sms-milter, unix socket",
-                  "inet": "+ sms-milter, inet socket"}
+                  "inet": "+ sms-milter, inet socket",
+                  "null": "+ bench/null_milter.c, unix socket"}
         for kind in RCPTS:
             for setup in setups:
                 cells = []
@@ -265,7 +293,7 @@ def main():
             print("smtp-source failures: %r" % failures)
     finally:
         for step in ([lambda: postfix and postfix.stop()] + [m.stop for m in milters.values()]
-                     + [lambda: fake and fake.stop()]):
+                     + [lambda: fake and fake.stop(), lambda: null and null.kill()]):
             try:
                 step()
             except Exception as e:  # keep stopping the rest
