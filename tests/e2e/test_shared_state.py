@@ -17,8 +17,6 @@ ctest runs it within the `e2e` suite (unittest discovery), about 30 s.
 Run as root:  SMS_MILTER_BIN=build/sms-milter python3 -m unittest tests/e2e/test_shared_state.py
 """
 
-import email.message
-import email.utils
 import os
 import secrets
 import shutil
@@ -27,10 +25,9 @@ import time
 import unittest
 
 from doc_snippets import readme_block
-from harness import Environment, exit_on_sigterm
 from milter_proc import MilterInstance
-from postfix_sandbox import Listener, PostfixSandbox
 from redis_proc import RedisServer
+from relay_pair import RelayWorld, alert, assert_no_secret_in_logs, start_world
 
 SENDER = "alerts@example.com"
 WORLD = None
@@ -38,27 +35,18 @@ LIMIT_REPLY = (450, "4.7.1 SMS rate limit reached (destination_rate_limit 3/1h),
 TEMPFAIL_REPLY = (451, "4.3.0 SMS gateway shared state unavailable, try again later")
 
 
-class World(Environment):
-    """Environment's PKI and fake Twilio, plus Redis and two relays (Postfix + sms-milter)."""
-
-    def __init__(self):
-        super().__init__({})
-        self.redis = None
-        self.relays = {}
+class World(RelayWorld):
+    """Redis and two relays (Postfix + sms-milter), "a" and "b"."""
 
     def _start(self):
         self._start_twilio(prefix="sms-milter-e2e-shared-")
         password = secrets.token_hex(16)
         self.redis = RedisServer(os.path.join(self.root, "redis"), password).start()
-        pw_file = os.path.join(self.root, "redis-password")
-        fd = os.open(pw_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(password + "\n")
         # README "Several relays", with this Redis's address and password file.
         shared = dict(l.split(" = ", 1) for l in readme_block("shared-state-config"))
         shared["shared_state"] = shared["shared_state"].replace(
             "redis://192.0.2.10:6379/0", self.redis.url)
-        shared["shared_state_password_file"] = pw_file
+        shared["shared_state_password_file"] = self.secret("redis-password", password)
         for name in ("a", "b"):
             m = MilterInstance(name, self.root, self.fake.url, self.pki["ca"], self.account_sid,
                                self.token_file, dict(shared, **{
@@ -67,43 +55,12 @@ class World(Environment):
                                }))
             self.milters[name] = m
             m.start()
-            pdir = os.path.join(self.root, "postfix-" + name)
-            os.makedirs(pdir, mode=0o755)
-            p = PostfixSandbox(pdir, [Listener("relay", milters=m.postfix_milter())])
-            self.relays[name] = p
-            p.start()
-
-    def stop(self):
-        errors = []
-        for p in self.relays.values():
-            try:
-                p.stop()
-            except Exception as e:
-                errors.append(e)
-        try:
-            if self.redis:
-                self.redis.stop()
-        except Exception as e:
-            errors.append(e)
-        super().stop()
-        if errors:
-            raise errors[0]
-
-    def log_files(self):
-        files = super().log_files()
-        for p in self.relays.values():
-            files += p.log_files()
-        return files + [os.path.join(self.root, "redis", "redis.log")]
+        self.start_relays({"a": ["a"], "b": ["b"]})
 
 
 def setUpModule():
     global WORLD
-    if os.geteuid() != 0:
-        raise unittest.SkipTest("the Postfix sandboxes need root")
-    exit_on_sigterm()
-    world = World()
-    unittest.addModuleCleanup(world.stop)
-    WORLD = world.start()
+    WORLD = start_world(World)
 
 
 def new_tag():
@@ -111,21 +68,14 @@ def new_tag():
 
 
 def message(rcpt, subject, body="check the service"):
-    msg = email.message.EmailMessage()
-    msg["From"] = SENDER
-    msg["To"] = rcpt
-    msg["Subject"] = subject
-    msg["Date"] = email.utils.formatdate()
-    msg["Message-ID"] = email.utils.make_msgid(domain="e2e.test")
-    msg.set_content(body)
-    return msg.as_bytes()
+    return alert(SENDER, rcpt, subject, body)
 
 
 class SharedState(unittest.TestCase):
     maxDiff = None
 
     def send(self, relay, rcpt, subject=None, raw=None):
-        return WORLD.relays[relay].send_mail("relay", SENDER, [rcpt], raw=raw or message(
+        return WORLD.relays[relay].send_mail(relay, SENDER, [rcpt], raw=raw or message(
             rcpt, subject), check=False)
 
     def sms_with(self, tag, count=1, timeout=20):
@@ -252,11 +202,7 @@ class SharedState(unittest.TestCase):
         self.assertNotRegex(stats.stdout, r"\b(queued|deferred|sending)\b")
 
     def test_6_no_secret_in_any_log(self):
-        for path in WORLD.log_files():
-            with open(path, "rb") as f:
-                data = f.read()
-            self.assertNotIn(WORLD.auth_token.encode(), data, path)
-            self.assertNotIn(WORLD.redis.password.encode(), data, path)
+        assert_no_secret_in_logs(self, WORLD)
 
 
 if __name__ == "__main__":

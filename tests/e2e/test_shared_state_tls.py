@@ -23,18 +23,15 @@ ctest runs it within the `e2e` suite (unittest discovery), about 10 s.
 Run as root:  SMS_MILTER_BIN=build/sms-milter python3 -m unittest tests/e2e/test_shared_state_tls.py
 """
 
-import email.message
-import email.utils
 import os
 import re
 import secrets
 import unittest
 
 from doc_snippets import readme_block
-from harness import Environment, exit_on_sigterm
 from milter_proc import MilterInstance
-from postfix_sandbox import Listener, PostfixSandbox
 from redis_proc import RedisServer
+from relay_pair import RelayWorld, alert, assert_no_secret_in_logs, start_world
 
 SENDER = "alerts@example.com"
 WORLD = None
@@ -42,21 +39,16 @@ LIMIT_REPLY = (450, "4.7.1 SMS rate limit reached (destination_rate_limit 1/1h),
 FAILING = ("other-ca", "no-ca", "wrong-ip", "wrong-pw")
 
 
-class World(Environment):
-    """Environment's PKI and fake Twilio, Redis over TLS, two relays and the failing milters."""
-
-    def __init__(self):
-        super().__init__({})
-        self.redis = None
-        self.relays = {}
+class World(RelayWorld):
+    """Redis over TLS, two relays and the failing milters."""
 
     def _start(self):
         self._start_twilio(prefix="sms-milter-e2e-tls-")
         password = secrets.token_hex(16)
         self.redis = RedisServer(os.path.join(self.root, "redis"), password, tls=self.pki,
                                  bind=("127.0.0.1", "127.0.0.2")).start()
-        pw_file = self._secret("redis-password", password)
-        wrong_pw_file = self._secret("redis-password-wrong", secrets.token_hex(16))
+        pw_file = self.secret("redis-password", password)
+        wrong_pw_file = self.secret("redis-password-wrong", secrets.token_hex(16))
         # README "Several relays", the rediss:// block, with this Redis and these files.
         example = dict(l.split(" = ", 1) for l in readme_block("shared-state-tls-config"))
         url = example["shared_state"]
@@ -82,66 +74,16 @@ class World(Environment):
                                self.token_file, overrides)
             self.milters[name] = m
             m.start()
-        for relay, names in (("a", ("a",) + FAILING), ("b", ("b",))):
-            pdir = os.path.join(self.root, "postfix-" + relay)
-            os.makedirs(pdir, mode=0o755)
-            p = PostfixSandbox(pdir, [Listener(n, milters=self.milters[n].postfix_milter())
-                                      for n in names])
-            self.relays[relay] = p
-            p.start()
-
-    def _secret(self, name, value):
-        path = os.path.join(self.root, name)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(value + "\n")
-        return path
-
-    def sandbox_of(self, listener):
-        return next(p for p in self.relays.values() if listener in p.listeners)
-
-    def stop(self):
-        errors = []
-        for p in self.relays.values():
-            try:
-                p.stop()
-            except Exception as e:
-                errors.append(e)
-        try:
-            if self.redis:
-                self.redis.stop()
-        except Exception as e:
-            errors.append(e)
-        super().stop()
-        if errors:
-            raise errors[0]
-
-    def log_files(self):
-        files = super().log_files()
-        for p in self.relays.values():
-            files += p.log_files()
-        return files + [os.path.join(self.root, "redis", "redis.log")]
+        self.start_relays({"a": ("a",) + FAILING, "b": ("b",)})
 
 
 def setUpModule():
     global WORLD
-    if os.geteuid() != 0:
-        raise unittest.SkipTest("the Postfix sandboxes need root")
-    exit_on_sigterm()
-    world = World()
-    unittest.addModuleCleanup(world.stop)
-    WORLD = world.start()
+    WORLD = start_world(World)
 
 
 def message(rcpt, subject):
-    msg = email.message.EmailMessage()
-    msg["From"] = SENDER
-    msg["To"] = rcpt
-    msg["Subject"] = subject
-    msg["Date"] = email.utils.formatdate()
-    msg["Message-ID"] = email.utils.make_msgid(domain="e2e.test")
-    msg.set_content("check the service")
-    return msg.as_bytes()
+    return alert(SENDER, rcpt, subject)
 
 
 class SharedStateTls(unittest.TestCase):
@@ -195,11 +137,7 @@ class SharedStateTls(unittest.TestCase):
         self.assert_runs_alone("wrong-ip", "TLS: certificate not trusted: IP address mismatch")
 
     def test_6_no_secret_in_any_log(self):
-        for path in WORLD.log_files():
-            with open(path, "rb") as f:
-                data = f.read()
-            self.assertNotIn(WORLD.auth_token.encode(), data, path)
-            self.assertNotIn(WORLD.redis.password.encode(), data, path)
+        assert_no_secret_in_logs(self, WORLD)
 
 
 if __name__ == "__main__":
