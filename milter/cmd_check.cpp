@@ -14,6 +14,7 @@
 #include "milter/commands.h"
 #include "milter/privileges.h"
 #include "shared/config/milter_socket.h"
+#include "shared/config_load/load_config.h"
 #include "shared/metrics/listen_address.h"
 #include "shared/shared_state/shared_state.h"
 #include "shared/twilio/twilio.h"

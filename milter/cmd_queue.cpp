@@ -11,6 +11,7 @@
 #include "shared/base/log.h"
 #include "shared/base/mask.h"
 #include "shared/base/strings.h"
+#include "shared/config_load/load_config.h"
 #include "shared/outbox/outbox.h"
 #include "shared/policy/rate_limit.h"
 #include "shared/twilio/twilio_errors.h"

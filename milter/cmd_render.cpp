@@ -11,6 +11,7 @@
 #include "milter/commands.h"
 #include "milter/render_limits.h"
 #include "shared/base/log.h"
+#include "shared/config_load/load_config.h"
 #include "shared/policy/address.h"
 #include "shared/session/session.h"
 #include "shared/text/message_text.h"

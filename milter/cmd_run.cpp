@@ -21,6 +21,7 @@
 #include "shared/base/clock.h"
 #include "shared/base/log.h"
 #include "shared/config/milter_socket.h"
+#include "shared/config_load/load_config.h"
 #include "shared/metrics/http_server.h"
 #include "shared/metrics/listen_address.h"
 #include "shared/metrics/metrics.h"

@@ -8,6 +8,7 @@
 
 #include "milter/commands.h"
 #include "milter/privileges.h"
+#include "shared/config_load/load_config.h"
 #include "shared/policy/phone.h"
 #include "shared/text/segments.h"
 #include "shared/twilio/twilio.h"

@@ -5,6 +5,7 @@
 
 #include "milter/commands.h"
 #include "shared/config/config.h"
+#include "shared/config_load/load_config.h"
 #include "shared/metrics/metrics.h"
 #include "shared/policy/carrier_domains.h"
 

@@ -12,7 +12,7 @@
 #include "shared/config/config.h"
 #include "shared/outbox/outbox.h"
 #include "shared/policy/rate_limit.h"
-#include "shared/session/reply.h"
+#include "shared/policy/reply.h"
 
 namespace smsm {
 

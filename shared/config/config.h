@@ -1,5 +1,6 @@
 // The daemon's configuration: one immutable snapshot per load. Parsing and validation are
-// driven by the declarative key table in config_table.cpp; see sms-milter.conf(5).
+// driven by the declarative key table in shared/config_load/config_table.cpp (load_config.h);
+// see sms-milter.conf(5).
 #pragma once
 
 #include <chrono>
@@ -8,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "shared/base/cidr.h"
 #include "shared/base/log.h"
-#include "shared/policy/cidr.h"
-#include "shared/policy/phone.h"
+#include "shared/base/number_type.h"
 
 namespace smsm {
 
@@ -118,22 +119,5 @@ struct Config {
     std::string twilio_user;    // account SID or API key SID
     std::string twilio_secret;  // auth token or API key secret
 };
-
-struct ConfigLoad {
-    std::shared_ptr<const Config> config;  // null when there are errors
-    std::vector<std::string> errors;       // "FILE:LINE: text"
-};
-
-// Reads, validates and (unless skip_secrets) loads the secret files. daemon_user (`check
-// --user`): the user the daemon runs as, whose secret files root may read (secret.h);
-// empty: run_as_user, else the system user sms-milter.
-ConfigLoad load_config(const std::string& path, bool skip_secrets = false,
-                       const std::string& daemon_user = {});
-
-// One line per key for `sms-milter help config`: name, default and meaning.
-std::string describe_config_keys();
-
-// Default config file.
-inline constexpr const char* kDefaultConfigPath = "/etc/sms-milter/sms-milter.conf";
 
 }  // namespace smsm

@@ -28,12 +28,7 @@ std::optional<PhoneNumber> try_parse(const std::string& text, const std::string&
     return out;
 }
 
-// In the order of libphonenumber's PhoneNumberType, which NumberType follows.
-constexpr std::string_view kTypeNames[] = {
-    "fixed_line",  "mobile",  "fixed_line_or_mobile", "toll_free", "premium_rate",
-    "shared_cost", "voip",    "personal_number",      "pager",     "uan",
-    "voicemail",   "unknown",
-};
+// NumberType (shared/base/number_type.h) follows libphonenumber's PhoneNumberType.
 static_assert(static_cast<int>(PhoneNumberUtil::FIXED_LINE) ==
               static_cast<int>(NumberType::FixedLine));
 static_assert(static_cast<int>(PhoneNumberUtil::PREMIUM_RATE) ==
@@ -41,18 +36,7 @@ static_assert(static_cast<int>(PhoneNumberUtil::PREMIUM_RATE) ==
 static_assert(static_cast<int>(PhoneNumberUtil::VOICEMAIL) ==
               static_cast<int>(NumberType::Voicemail));
 static_assert(static_cast<int>(PhoneNumberUtil::UNKNOWN) == static_cast<int>(NumberType::Unknown));
-static_assert(std::size(kTypeNames) == static_cast<std::size_t>(NumberType::Unknown) + 1);
 }  // namespace
-
-std::string_view number_type_name(NumberType t) {
-    return kTypeNames[static_cast<std::size_t>(t)];
-}
-
-std::optional<NumberType> number_type_from_name(std::string_view name) {
-    for (std::size_t i = 0; i < std::size(kTypeNames); ++i)
-        if (kTypeNames[i] == name) return static_cast<NumberType>(i);
-    return std::nullopt;
-}
 
 std::optional<PhoneNumber> parse_phone(std::string_view local_part,
                                        const std::string& default_region) {

@@ -8,12 +8,12 @@
 #include <string_view>
 #include <vector>
 
+#include "shared/base/cidr.h"
 #include "shared/config/config.h"
 #include "shared/metrics/metrics.h"
 #include "shared/policy/carrier_domains.h"
-#include "shared/policy/cidr.h"
 #include "shared/policy/phone.h"
-#include "shared/session/reply.h"
+#include "shared/policy/reply.h"
 
 namespace smsm {
 

@@ -14,7 +14,7 @@
 #include "shared/outbox/outbox.h"
 #include "shared/policy/policy.h"
 #include "shared/policy/rate_limit.h"
-#include "shared/session/reply.h"
+#include "shared/policy/reply.h"
 #include "shared/shared_state/shared_state.h"
 #include "shared/text/body_capture.h"
 

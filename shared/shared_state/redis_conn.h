@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "shared/shared_state/redis_url.h"
+#include "shared/config/redis_url.h"
 #include "shared/shared_state/shared_state.h"
 
 namespace smsm {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "shared/config/config.h"
+#include "shared/config_load/load_config.h"
 
 namespace smsm::test {
 

@@ -1,6 +1,7 @@
 // The aliases file: nested aliases, distinct numbers, and every error with FILE:LINE.
 #include <doctest/doctest.h>
 
+#include "shared/config_load/load_config.h"
 #include "shared/policy/aliases.h"
 #include "tests/unit/fixtures.h"
 

@@ -3,6 +3,7 @@
 
 #include "shared/config/config.h"
 #include "shared/config/milter_socket.h"
+#include "shared/config_load/load_config.h"
 #include "tests/unit/fixtures.h"
 
 using smsm::load_config;

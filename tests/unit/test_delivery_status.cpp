@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include "shared/base/clock.h"
+#include "shared/config_load/load_config.h"
 #include "shared/outbox/outbox.h"
 #include "shared/status/reply_mail.h"
 #include "shared/twilio/message_status.h"

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "shared/base/clock.h"
+#include "shared/config_load/load_config.h"
 #include "shared/outbox/outbox.h"
 #include "shared/policy/rate_limit.h"
 #include "shared/session/session.h"

@@ -1,9 +1,9 @@
 // Phone number parsing, masking, CIDR matching and address splitting.
 #include <doctest/doctest.h>
 
+#include "shared/base/cidr.h"
 #include "shared/base/mask.h"
 #include "shared/policy/address.h"
-#include "shared/policy/cidr.h"
 #include "shared/policy/phone.h"
 
 using namespace smsm;

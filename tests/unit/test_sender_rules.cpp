@@ -1,6 +1,7 @@
 // sender_rules: the first matching sender line decides which numbers and aliases it may text.
 #include <doctest/doctest.h>
 
+#include "shared/config_load/load_config.h"
 #include "shared/policy/aliases.h"
 #include "shared/policy/policy.h"
 #include "shared/policy/sender_rules.h"

@@ -16,8 +16,9 @@
 #include <thread>
 
 #include "shared/config/config.h"
+#include "shared/config/redis_url.h"
+#include "shared/config_load/load_config.h"
 #include "shared/shared_state/redis_state.h"
-#include "shared/shared_state/redis_url.h"
 #include "tests/unit/fixtures.h"
 
 using smsm::parse_redis_url;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "shared/base/syntax.h"
+#include "shared/config_load/load_config.h"
 #include "shared/policy/aliases.h"
 #include "shared/policy/sender_rules.h"
 #include "tests/unit/fixtures.h"

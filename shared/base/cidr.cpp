@@ -1,5 +1,5 @@
 // IPv4/IPv6 networks in CIDR notation and address matching, for allowed_clients.
-#include "shared/policy/cidr.h"
+#include "shared/base/cidr.h"
 
 #include <arpa/inet.h>
 

@@ -1,5 +1,5 @@
 // Parsing of the shared_state URL; see redis_url.h.
-#include "shared/shared_state/redis_url.h"
+#include "shared/config/redis_url.h"
 
 #include <fmt/format.h>
 

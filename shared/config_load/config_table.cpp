@@ -15,13 +15,14 @@
 #include "shared/base/syntax.h"
 #include "shared/config/config.h"
 #include "shared/config/config_file.h"
+#include "shared/config/redis_url.h"
 #include "shared/config/secret.h"
+#include "shared/config_load/load_config.h"
 #include "shared/metrics/listen_address.h"
 #include "shared/policy/aliases.h"
 #include "shared/policy/carrier_domains.h"
 #include "shared/policy/phone.h"
 #include "shared/policy/sender_rules.h"
-#include "shared/shared_state/redis_url.h"
 #include "shared/text/message_text.h"
 
 namespace smsm {
