@@ -39,6 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 
+from admin_steps import Failed, run_block, wait  # noqa: E402
 from doc_snippets import readme_block  # noqa: E402
 from fake_twilio import FakeTwilio  # noqa: E402
 from pki import make_pki  # noqa: E402
@@ -49,10 +50,6 @@ import check_examples  # noqa: E402
 SKIP = 77
 IMAGE = "sms-milter"  # the README's tag
 UID = 2525
-
-
-class Failed(Exception):
-    pass
 
 
 def check(cond, text):
@@ -71,30 +68,6 @@ def run(args, check_rc=True, timeout=120, **kw):
         raise Failed("%s exited %d:\n%s%s" % (" ".join(args), proc.returncode,
                                               proc.stdout[-3000:], proc.stderr[-3000:]))
     return proc
-
-
-def run_block(name, lines, cwd=REPO, timeout=300, input_text=""):
-    """README lines as a bash script (set -e), as an admin would paste them; input_text is
-    what the admin types."""
-    proc = subprocess.run(["bash", "-c", "set -e\n" + "\n".join(lines) + "\n"], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, input=input_text)
-    if proc.returncode != 0:
-        raise Failed("README block %s exited %d:\n%s%s" % (name, proc.returncode,
-                                                            proc.stdout[-4000:],
-                                                            proc.stderr[-4000:]))
-    return proc
-
-
-def wait(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = pred()
-        if got:
-            return got
-        if time.monotonic() >= deadline:
-            raise Failed("timed out after %ss waiting for %s"
-                         % (timeout, what() if callable(what) else what))
-        time.sleep(0.2)
 
 
 def podman_usable():
@@ -174,7 +147,7 @@ class World:
 def build(world):
     step("README container-build (base image cached in /var/cache/sms-milter-tests)")
     t0 = time.monotonic()
-    proc = run_block("container-build", readme_block("container-build"), timeout=1500)
+    proc = run_block("container-build", readme_block("container-build"), cwd=REPO, timeout=1500)
     world.outputs.append(proc.stdout + proc.stderr)
     size = int(run(["podman", "image", "inspect", "--format", "{{.Size}}", IMAGE]).stdout)
     step("  built in %.0f s; image %s: %.1f MB" % (time.monotonic() - t0, IMAGE, size / 1e6))
@@ -208,7 +181,7 @@ def configure(world):
     lines = [world.host_paths(l) for l in readme_block("container-host")]
     check(len([l for l in lines if l.startswith("read -rs")]) == 1,
           "container-host should read the token with one `read -rs` line")
-    proc = run_block("container-host", lines, input_text=world.token + "\n")
+    proc = run_block("container-host", lines, cwd=REPO, input_text=world.token + "\n")
     world.outputs.append(proc.stdout + proc.stderr)
     st = os.stat(world.path("etc", "twilio-auth-token"))
     check((st.st_uid, st.st_mode & 0o777) == (UID, 0o600),
@@ -219,7 +192,8 @@ def configure(world):
 def start_container(world, what):
     step("README container-run (%s)" % what)
     world.containers.add(world.tag)
-    proc = run_block("container-run", [world.host_paths(l) for l in readme_block("container-run")])
+    proc = run_block("container-run", [world.host_paths(l) for l in readme_block("container-run")],
+                     cwd=REPO)
     world.outputs.append(proc.stdout + proc.stderr)
     sock = world.path("socket", "sms-milter.sock")
     wait(lambda: os.path.exists(sock), 30, lambda: "the milter socket; log:\n" + world.logs())

@@ -18,16 +18,14 @@ import subprocess
 import time
 from email.message import EmailMessage
 
+from admin_steps import Failed, run_block, wait  # noqa: F401 (used by the install tests)
+
 SINK_PORT = 2525  # private network namespace: fixed ports are fine
 MYHOSTNAME = "relay.example.net"
 SPOOL_QUEUES = ("incoming", "active", "deferred", "hold", "maildrop")
 PRIVATE = ("/etc/postfix", "/var/spool/postfix", "/var/lib/postfix", "/var/log", "/run")
 STARTED = time.monotonic()
 STEP_PREFIX = [""]  # e.g. "by hand: " for the phase in the overlay
-
-
-class Failed(Exception):
-    pass
 
 
 def step(text):
@@ -47,30 +45,6 @@ def run(cmd, timeout=120, check_rc=True, **kw):
                                               proc.returncode, proc.stdout[-3000:],
                                               proc.stderr[-3000:]))
     return proc
-
-
-def run_block(name, lines, cwd="/", input_text="", env=None, timeout=300):
-    """Run README lines as a bash script (set -e), as an admin would paste them."""
-    script = "set -e\n" + "\n".join(lines) + "\n"
-    proc = subprocess.run(["bash", "-c", script], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, input=input_text, env=env)
-    if proc.returncode != 0:
-        raise Failed("README block %s exited %d:\n%s%s" % (name, proc.returncode,
-                                                            proc.stdout[-4000:],
-                                                            proc.stderr[-4000:]))
-    return proc
-
-
-def wait(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = pred()
-        if got:
-            return got
-        if time.monotonic() >= deadline:
-            raise Failed("timed out after %ss waiting for %s" % (timeout, what() if callable(
-                what) else what))
-        time.sleep(0.1)
 
 
 def expect_mode_owner(path, mode, owner, group):
