@@ -102,13 +102,8 @@ static sfsistat on_eom(SMFICTX *ctx)
 	return SMFIS_ACCEPT;
 }
 
-static sfsistat on_abort(SMFICTX *ctx)
-{
-	forget(ctx);
-	return SMFIS_CONTINUE;
-}
-
-static sfsistat on_close(SMFICTX *ctx)
+/* Abort and close both end the message. */
+static sfsistat on_end(SMFICTX *ctx)
 {
 	forget(ctx);
 	return SMFIS_CONTINUE;
@@ -126,8 +121,8 @@ int main(int argc, char **argv)
 		.xxfi_header = on_header,
 		.xxfi_body = on_body,
 		.xxfi_eom = on_eom,
-		.xxfi_abort = on_abort,
-		.xxfi_close = on_close,
+		.xxfi_abort = on_end,
+		.xxfi_close = on_end,
 		.xxfi_data = on_data,
 		.xxfi_negotiate = negotiate,
 	};
